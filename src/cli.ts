@@ -1,0 +1,216 @@
+// The command tree. Each action lazy-imports its module from src/commands/,
+// so `agentauth token mint` never loads the TLS gateway or the prompts.
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode } from './core/errors.js';
+import { createContext, type Context } from './commands/context.js';
+import { SCHEMA_VERSION, type CommandResult } from './commands/result.js';
+import { declareAuditCommands } from './cli-audit.js';
+import { declareGatewayCommands } from './cli-gateway.js';
+
+export const VERSION = '0.1.0';
+
+type Loader = (ctx: Context) => Promise<CommandResult>;
+
+/** Shared plumbing handed to the per-area declaration files. */
+export interface CliKit {
+  /** Wraps an action: builds the context, runs the command, prints its result. */
+  act<A extends unknown[]>(body: (ctx: Context, ...args: A) => Promise<CommandResult>): (...args: A) => Promise<void>;
+  /** Adds --passphrase-file / --passphrase-stdin to a command that opens the keystore. */
+  withKeystoreOptions(command: Command): Command;
+  /** Adds --json. */
+  withJson(command: Command): Command;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const program = createProgram((code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and --version are "errors" to commander; everything else is usage.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+/** The whole command tree; also walked by the completion generator. */
+export function createProgram(onExitCode: (code: number) => void = () => {}): Command {
+  const program = new Command('agentauth');
+  const kit: CliKit = {
+    act:
+      (body) =>
+      async (...args) => {
+        // Commander passes (…operands, options, command); options carry --json.
+        const command = args[args.length - 1] as Command;
+        const opts = command.optsWithGlobals() as { json?: boolean; color?: boolean };
+        const ctx = createContext(process.env, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }, opts.color !== false);
+        const result = await body(ctx, ...args);
+        printResult(ctx, result, opts.json === true);
+        onExitCode(result.exitCode ?? ExitCode.ok);
+      },
+    withKeystoreOptions: (command) =>
+      command
+        .option('--passphrase-file <file>', 'read the file-backend passphrase from FILE (also: AGENTAUTH_PASSPHRASE_FILE)')
+        .option('--passphrase-stdin', 'read the file-backend passphrase from stdin'),
+    withJson: (command) => command.option('--json', 'print one JSON document on stdout'),
+  };
+
+  program
+    .version(VERSION, '-V, --version', 'print the version')
+    .description('Real identities for AI agents, short-lived tokens, a credential-swapping gateway and a tamper-evident audit log.')
+    .option('--no-color', 'never colour the output (NO_COLOR works too)')
+    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Quick start:
+  agentauth init                                   # keychain, or an encrypted file on headless machines
+  agentauth agent add home-monitor --scope docker:restart:nginx
+  TOKEN=$(agentauth token mint home-monitor --aud pack.lan)
+  agentauth token verify "$TOKEN" --aud pack.lan
+  agentauth audit verify
+
+Exit codes: 0 ok, 1 check failed, 2 usage, 3 not found, 4 keystore, 5 policy, 70 bug.
+Files: AGENTAUTH_HOME=DIR keeps everything in DIR (default: XDG folders).`,
+    );
+
+  declareCoreCommands(program, kit);
+  declareAuditCommands(program, kit);
+  declareGatewayCommands(program, kit);
+  return program;
+}
+
+function printResult(ctx: Context, result: CommandResult, json: boolean): void {
+  if (json) {
+    ctx.io.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...result.data })}\n`);
+    return;
+  }
+  if (!result.render) return;
+  const text = result.render(ctx.style);
+  if (text.length > 0) ctx.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function declareCoreCommands(program: Command, kit: CliKit): void {
+  const { act, withKeystoreOptions, withJson } = kit;
+
+  withJson(
+    withKeystoreOptions(
+      program
+        .command('init')
+        .description('create the issuer key, the audit log key and the config')
+        .addOption(new Option('--backend <backend>', 'where private keys live (default: keychain when it answers, else file)').choices(['keychain', 'file']))
+        .option('--issuer <id>', 'issuer id for the iss claim (default: urn:agentauth:<hostname>)')
+        .option('-y, --yes', 'accept defaults without asking (falls back to the file backend)'),
+    ),
+  ).action(act(async (ctx, opts) => (await import('./commands/init.js')).initCommand(ctx, opts as never)));
+
+  withJson(program.command('status').description('backend, paths, permissions, active key and counts')).action(
+    act(async (ctx, opts) => (await import('./commands/init.js')).statusCommand(ctx, opts as never)),
+  );
+
+  withJson(program.command('doctor').description('say why the keychain is or is not usable, and how to fix it')).action(
+    act(async (ctx) => (await import('./commands/init.js')).doctorCommand(ctx)),
+  );
+
+  const key = program.command('key').description('the issuer signing keys');
+  withJson(key.command('show').description('list the issuer keys (public halves)')).action(
+    act(async (ctx) => (await import('./commands/key.js')).showKeysCommand(ctx)),
+  );
+  withJson(withKeystoreOptions(key.command('rotate').description('make a new active key; the old one stays in the JWKS until its tokens expire'))).action(
+    act(async (ctx, opts) => (await import('./commands/key.js')).rotateKeyCommand(ctx, opts as never)),
+  );
+  withJson(withKeystoreOptions(key.command('retire').argument('<kid>', 'the key id to remove').description('remove a previous key from the JWKS now'))).action(
+    act(async (ctx, kid, opts) => (await import('./commands/key.js')).retireKeyCommand(ctx, kid as string, opts as never)),
+  );
+  key
+    .command('jwks')
+    .description('print the public JWKS')
+    .action(act(async (ctx) => (await import('./commands/key.js')).jwksCommand(ctx)));
+  program
+    .command('jwks')
+    .description('print the public JWKS (same as key jwks)')
+    .action(act(async (ctx) => (await import('./commands/key.js')).jwksCommand(ctx)));
+
+  const agent = program.command('agent').description('named agents and what they may hold');
+  const agentFields = (command: Command) =>
+    command
+      .option('--max-ttl <duration>', 'longest token lifetime (90s, 15m, 1h, 7d; default 1h)')
+      .option('--aud <audience...>', 'audiences tokens may name (default: any)')
+      .option('--secret <secret...>', 'grant these gateway secrets')
+      .option('--description <text>', 'what the agent is for');
+  withJson(
+    agentFields(
+      agent
+        .command('add')
+        .argument('<name>', 'agent name ([a-z0-9][a-z0-9._-]{0,62})')
+        .description('register an agent with the scopes it may ever hold')
+        .requiredOption('--scope <scope...>', 'scopes the agent may hold; a trailing * grants a prefix (docker:restart:*)'),
+    ),
+  ).action(act(async (ctx, name, opts) => (await import('./commands/agent.js')).addAgentCommand(ctx, name as string, opts as never)));
+  withJson(agent.command('list').description('list agents').option('--names', 'print only the names, one a line (for completions)')).action(
+    act(async (ctx, opts) => (await import('./commands/agent.js')).listAgentsCommand(ctx, opts as never)),
+  );
+  withJson(agent.command('show').argument('<name>').description("show one agent's entry")).action(
+    act(async (ctx, name) => (await import('./commands/agent.js')).showAgentCommand(ctx, name as string)),
+  );
+  withJson(
+    agentFields(
+      agent
+        .command('update')
+        .argument('<name>')
+        .description("change an agent's entry")
+        .option('--scope <scope...>', 'replace the scopes')
+        .option('--add-scope <scope...>', 'add scopes')
+        .option('--remove-scope <scope...>', 'remove scopes'),
+    ),
+  ).action(act(async (ctx, name, opts) => (await import('./commands/agent.js')).updateAgentCommand(ctx, name as string, opts as never)));
+  withJson(agent.command('remove').argument('<name>').description('remove an agent (its tokens stay valid until they expire)')).action(
+    act(async (ctx, name) => (await import('./commands/agent.js')).removeAgentCommand(ctx, name as string)),
+  );
+
+  const token = program.command('token').description('mint, verify and inspect agent tokens');
+  withJson(
+    withKeystoreOptions(
+      token
+        .command('mint')
+        .argument('<agent>', 'the agent the token is for')
+        .description('print a signed EdDSA JWT (only the token on stdout)')
+        .requiredOption('--aud <audience>', 'the one service this token is for')
+        .option('--scope <scope...>', "scopes to include (default: all of the agent's concrete scopes)")
+        .option('--ttl <duration>', 'lifetime (default 15m, never above the agent max)')
+        .option('--on-behalf-of <user>', 'sub becomes user:USER and act.sub the agent (RFC 8693)'),
+    ),
+  ).action(act(async (ctx, name, opts) => (await import('./commands/token.js')).mintTokenCommand(ctx, name as string, opts as never)));
+  withJson(
+    token
+      .command('verify')
+      .argument('[token]', 'the token, or - for stdin (default: stdin)')
+      .description('verify a token offline against a pinned JWKS')
+      .option('--jwks <file|url>', 'a JWKS file or URL (default: this install)')
+      .option('--iss <issuer>', 'required issuer (default with the local JWKS: this install)')
+      .option('--aud <audience>', 'required audience')
+      .option('--scope <scope>', 'required scope (repeatable)', collect)
+      .option('--clock-skew <duration>', 'tolerance for exp/nbf/iat', '30s'),
+  ).action(act(async (ctx, value, opts) => (await import('./commands/token.js')).verifyTokenCommand(ctx, value as string | undefined, opts as never)));
+  withJson(
+    token
+      .command('inspect')
+      .argument('[token]', 'the token, or - for stdin (default: stdin)')
+      .description('decode a token WITHOUT verifying it'),
+  ).action(act(async (ctx, value) => (await import('./commands/token.js')).inspectTokenCommand(ctx, value as string | undefined)));
+
+  program
+    .command('completion')
+    .argument('<shell>', 'bash, zsh or fish')
+    .description('print the shell completion script')
+    .action(act(async (ctx, shell) => (await import('./commands/completion.js')).completionCommand(ctx, shell as string)));
+}

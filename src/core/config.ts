@@ -1,0 +1,155 @@
+// config.json: the public half of an install (issuer, backend, agents,
+// secrets' bindings and grants, public keys). Never holds private material.
+import { readFileSync } from 'node:fs';
+import { AgentAuthError, ExitCode, notFoundError } from './errors.js';
+import { assertPrivateFile, isMissingFileError, isPermissionError, writePrivateFileAtomic } from './fs-safe.js';
+import { withFileLock } from './lock.js';
+import type { Paths } from './paths.js';
+
+export type BackendName = 'keychain' | 'file' | 'memory';
+
+export interface PublicJwk {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  x: string;
+  kid: string;
+  alg: 'EdDSA';
+  use: 'sig';
+}
+
+export interface IssuerKeyRecord {
+  kid: string;
+  jwk: PublicJwk;
+  createdAt: string;
+  /** `active` signs new tokens; `previous` stays in the JWKS until `retireAfter`. */
+  status: 'active' | 'previous';
+  /** Epoch seconds after which a previous key may leave the JWKS. */
+  retireAfter?: number;
+}
+
+export interface GrantRecord {
+  secret: string;
+  /** Narrowing only: a subset of the secret's methods; absent = all the secret allows. */
+  methods?: string[];
+  /** Narrowing only: path prefixes inside the secret's path prefix. */
+  paths?: string[];
+}
+
+export interface AgentRecord {
+  name: string;
+  scopes: string[];
+  /** Seconds. */
+  maxTtl: number;
+  audiences?: string[];
+  description?: string;
+  grants: GrantRecord[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SecretRecord {
+  name: string;
+  hosts: string[];
+  pathPrefix?: string;
+  methods?: string[];
+  header?: string;
+  format?: string;
+  query?: string;
+  env?: string;
+  baseUrlEnv?: string;
+  createdAt: string;
+  rotatedAt?: string;
+}
+
+export interface LogKeyRecord {
+  origin: string;
+  /** C2SP verifier key: `<origin>+<hex key id>+<base64(0x01 ‖ public key)>`. */
+  vkey: string;
+}
+
+export interface Config {
+  schemaVersion: 1;
+  installId: string;
+  issuer: string;
+  backend: BackendName;
+  createdAt: string;
+  keys: IssuerKeyRecord[];
+  log: LogKeyRecord;
+  agents: Record<string, AgentRecord>;
+  secrets: Record<string, SecretRecord>;
+  /** Names of keystore entries the install relies on, so a vanished one is noticed. */
+  keystoreEntries: string[];
+}
+
+export function notInitialisedError(paths: Paths): AgentAuthError {
+  return notFoundError('NOT_INITIALISED', `agentauth is not initialised (no ${paths.config})`, {
+    hint: 'run: agentauth init',
+  });
+}
+
+export function readConfig(paths: Paths): Config | null {
+  let text: string;
+  try {
+    assertPrivateFile(paths.config);
+    text = readFileSync(paths.config, 'utf8');
+  } catch (error) {
+    if (isMissingFileError(error)) return null;
+    if (isPermissionError(error)) {
+      throw new AgentAuthError('UNREADABLE_FILE', ExitCode.keystore, `cannot read ${paths.config}: permission denied`, {
+        hint: `check the owner and mode of '${paths.config}'`,
+      });
+    }
+    throw error;
+  }
+  return parseConfig(text, paths.config);
+}
+
+export function parseConfig(text: string, file: string): Config {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw corruptConfigError(file, `it is not valid JSON (${(error as Error).message})`);
+  }
+  const config = value as Partial<Config> | null;
+  if (!config || typeof config !== 'object' || Array.isArray(config)) throw corruptConfigError(file, 'it is not a JSON object');
+  if (config.schemaVersion !== 1) throw corruptConfigError(file, `unknown schemaVersion ${JSON.stringify(config.schemaVersion)}`);
+  for (const field of ['installId', 'issuer', 'backend', 'createdAt'] as const) {
+    if (typeof config[field] !== 'string') throw corruptConfigError(file, `field "${field}" is missing or not a string`);
+  }
+  if (!Array.isArray(config.keys)) throw corruptConfigError(file, 'field "keys" is missing or not an array');
+  if (!config.log || typeof config.log.origin !== 'string') throw corruptConfigError(file, 'field "log" is missing');
+  if (!config.agents || typeof config.agents !== 'object') throw corruptConfigError(file, 'field "agents" is missing');
+  config.secrets ??= {};
+  config.keystoreEntries ??= [];
+  return config as Config;
+}
+
+function corruptConfigError(file: string, why: string): AgentAuthError {
+  return new AgentAuthError('CORRUPT_CONFIG', ExitCode.keystore, `${file} is damaged: ${why}`, {
+    hint: `restore it from a backup, or move it away and run 'agentauth init' again`,
+  });
+}
+
+export function requireConfig(paths: Paths): Config {
+  const config = readConfig(paths);
+  if (!config) throw notInitialisedError(paths);
+  return config;
+}
+
+export function writeConfig(paths: Paths, config: Config): void {
+  writePrivateFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/**
+ * Read-modify-write under the config lock, so two processes adding agents at
+ * once never lose one of the two updates.
+ */
+export async function updateConfig<T>(paths: Paths, change: (config: Config) => Promise<T> | T): Promise<{ config: Config; result: T }> {
+  return withFileLock(paths.config, async () => {
+    const config = requireConfig(paths);
+    const result = await change(config);
+    writeConfig(paths, config);
+    return { config, result };
+  });
+}

@@ -1,0 +1,39 @@
+// Cross-process exclusive locks (proper-lockfile: an atomic mkdir next to the
+// file, refreshed while held, considered stale after a crash).
+import lockfile from 'proper-lockfile';
+import { AgentAuthError, ExitCode } from './errors.js';
+import { ensurePrivateDir } from './fs-safe.js';
+import { dirname } from 'node:path';
+
+export interface LockOptions {
+  /** How long to keep retrying before giving up, in ms. */
+  waitMs?: number;
+}
+
+// A holder that died (kill -9) leaves its lock behind; after this long without
+// a refresh another process takes it over. proper-lockfile's floor is 2 s.
+const STALE_MS = 2_000;
+
+export async function withFileLock<T>(file: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
+  ensurePrivateDir(dirname(file));
+  const waitMs = options.waitMs ?? 30_000;
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(file, {
+      realpath: false,
+      lockfilePath: `${file}.lock`,
+      stale: STALE_MS,
+      retries: { retries: Math.ceil(waitMs / 25), minTimeout: 1, maxTimeout: 25, factor: 1.3, randomize: true },
+    });
+  } catch (error) {
+    throw new AgentAuthError('LOCK_TIMEOUT', ExitCode.keystore, `could not lock ${file}: another agentauth process holds it`, {
+      hint: `if no agentauth process is running, remove '${file}.lock'`,
+      cause: error,
+    });
+  }
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => {});
+  }
+}
