@@ -50,9 +50,8 @@ export async function runAgentauth(args: string[], env: Record<string, string>, 
     reject: false,
     timeout: options.timeoutMs ?? 30_000,
     stripFinalNewline: false,
+    ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
   };
-  if (options.input !== undefined) execaOptions.input = options.input;
-  else execaOptions.stdin = 'ignore';
   const result = await execa(process.execPath, [BIN, ...args], execaOptions);
   return { code: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }

@@ -41,7 +41,7 @@ export function describeKeychainFailure(error: unknown): { reason: string; hint:
   if (process.platform === 'linux') {
     if (!process.env['DBUS_SESSION_BUS_ADDRESS']) {
       return {
-        reason: `no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret Service can answer: ${message}`,
+        reason: 'no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret Service can answer',
         hint: 'on a desktop, log in to a graphical session; on a headless machine, use the file backend (agentauth init --backend file)',
       };
     }

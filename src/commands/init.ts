@@ -1,0 +1,176 @@
+// `init`, `status` and `doctor`.
+import { existsSync, statSync } from 'node:fs';
+import type { BackendName, Config } from '../core/config.js';
+import { readConfig, writeConfig } from '../core/config.js';
+import { AgentAuthError, ExitCode, keystoreError, usageError } from '../core/errors.js';
+import { ensurePrivateDir } from '../core/fs-safe.js';
+import { findActiveKey } from '../core/issuer.js';
+import { defaultIssuer, planInstall, validateIssuer } from '../core/install.js';
+import { openKeystore as openBackend } from '../core/keystore/index.js';
+import { withFileLock } from '../core/lock.js';
+import { createLogKey } from '../core/audit/log-key.js';
+import { renderDoctor, renderInit, renderStatus } from '../ui/render-core.js';
+import { recordEvents } from './audit-events.js';
+import { createPassphraseSource, type Context, type KeystoreFlags } from './context.js';
+import type { CommandResult } from './result.js';
+
+interface InitOptions extends KeystoreFlags {
+  backend?: 'keychain' | 'file';
+  issuer?: string;
+  yes?: boolean;
+}
+
+export async function initCommand(ctx: Context, opts: InitOptions): Promise<CommandResult> {
+  const issuer = opts.issuer ?? defaultIssuer();
+  const issuerProblem = validateIssuer(issuer);
+  if (issuerProblem) throw usageError('BAD_ISSUER', `invalid --issuer ${JSON.stringify(issuer)}: ${issuerProblem}`);
+  if (readConfig(ctx.paths)) {
+    throw usageError('ALREADY_INITIALISED', `agentauth is already initialised (${ctx.paths.config})`, {
+      hint: 'see it with: agentauth status. To start over, move that folder away first; init never overwrites keys',
+    });
+  }
+  const backend = await chooseBackend(ctx, opts);
+  for (const dir of [ctx.paths.configDir, ctx.paths.dataDir, ctx.paths.stateDir]) ensurePrivateDir(dir);
+
+  const now = new Date();
+  const config = await withFileLock(ctx.paths.config, async () => {
+    // Re-check under the lock: two concurrent inits must not both create keys.
+    if (readConfig(ctx.paths)) throw usageError('ALREADY_INITIALISED', `agentauth is already initialised (${ctx.paths.config})`);
+    const plan = await planInstall({ backend, issuer, now, createLogKey });
+    const keystore = await openBackend({ backend, installId: plan.config.installId, paths: ctx.paths, passphrase: createPassphraseSource(ctx, opts) });
+    await keystore.setMany(plan.keystoreEntries);
+    writeConfig(ctx.paths, plan.config);
+    await recordEvents(
+      ctx,
+      plan.config,
+      [
+        { kind: 'log.init', actor: ctx.actor, data: { origin: plan.config.log.origin, vkey: plan.config.log.vkey } },
+        { kind: 'key.create', actor: ctx.actor, data: { kid: plan.config.keys[0]!.kid, alg: 'EdDSA', backend } },
+      ],
+      keystore,
+    );
+    return plan.config;
+  });
+
+  const data = {
+    backend,
+    issuer: config.issuer,
+    kid: findActiveKey(config).kid,
+    installId: config.installId,
+    log: config.log,
+    paths: pathsOf(ctx, backend),
+  };
+  return { data, render: (style) => renderInit(data, style) };
+}
+
+async function chooseBackend(ctx: Context, opts: InitOptions): Promise<BackendName> {
+  const requested = opts.backend ?? ctx.env['AGENTAUTH_BACKEND'];
+  if (requested !== undefined && requested !== 'keychain' && requested !== 'file') {
+    throw usageError('BAD_BACKEND', `unknown backend ${JSON.stringify(requested)} (AGENTAUTH_BACKEND): use keychain or file`);
+  }
+  if (requested === 'file') return 'file';
+  const { probeKeychain } = await import('../core/keystore/keychain.js');
+  const probe = probeKeychain();
+  if (probe.ok) return 'keychain';
+  if (requested === 'keychain') {
+    throw keystoreError('KEYCHAIN_UNAVAILABLE', `the keychain does not answer: ${probe.reason}`, { hint: probe.hint });
+  }
+  ctx.info(`No OS keychain answered (${probe.reason}).`);
+  if (ctx.interactive && !opts.yes) {
+    const { promptConfirm } = await import('../ui/prompts.js');
+    if (!(await promptConfirm(`Keep the keys in an encrypted file (${ctx.paths.keystore}) instead?`))) {
+      throw keystoreError('NO_BACKEND', 'no keystore backend chosen', { hint: probe.hint });
+    }
+    return 'file';
+  }
+  ctx.info(`Using the encrypted file backend: ${ctx.paths.keystore}`);
+  return 'file';
+}
+
+function pathsOf(ctx: Context, backend: BackendName) {
+  return {
+    config: ctx.paths.config,
+    ...(backend === 'file' ? { keystore: ctx.paths.keystore } : {}),
+    auditLog: ctx.paths.auditLog,
+  };
+}
+
+interface FileCheck {
+  path: string;
+  exists: boolean;
+  mode?: string;
+  ok: boolean;
+  fix?: string;
+}
+
+function checkFile(path: string, expectedMode: number): FileCheck {
+  if (!existsSync(path)) return { path, exists: false, ok: true };
+  const mode = statSync(path).mode & 0o777;
+  const ok = (mode & 0o077) === 0;
+  return { path, exists: true, mode: mode.toString(8).padStart(3, '0'), ok, ...(ok ? {} : { fix: `chmod ${expectedMode.toString(8)} '${path}'` }) };
+}
+
+export async function statusCommand(ctx: Context, _opts: { json?: boolean }): Promise<CommandResult> {
+  const config = readConfig(ctx.paths);
+  if (!config) {
+    throw new AgentAuthError('NOT_INITIALISED', ExitCode.notFound, `agentauth is not initialised (no ${ctx.paths.config})`, { hint: 'run: agentauth init' });
+  }
+  const files = [
+    checkFile(ctx.paths.configDir, 0o700),
+    checkFile(ctx.paths.config, 0o600),
+    ...(config.backend === 'file' ? [checkFile(ctx.paths.keystore, 0o600)] : []),
+    checkFile(ctx.paths.vault, 0o600),
+    checkFile(ctx.paths.auditLog, 0o600),
+  ];
+  const data = {
+    initialised: true,
+    backend: config.backend,
+    persistence: describePersistence(config),
+    issuer: config.issuer,
+    activeKid: findActiveKey(config).kid,
+    keys: config.keys.length,
+    agents: Object.keys(config.agents).length,
+    secrets: Object.keys(config.secrets).length,
+    log: { origin: config.log.origin, vkey: config.log.vkey, path: ctx.paths.auditLog },
+    files,
+  };
+  return { data, render: (style) => renderStatus(data, style), exitCode: files.every((file) => file.ok) ? 0 : ExitCode.checkFailed };
+}
+
+function describePersistence(config: Config): string {
+  switch (config.backend) {
+    case 'keychain':
+      return process.platform === 'linux' ? 'OS keychain (Secret Service); survives reboots' : 'OS keychain; survives reboots';
+    case 'file':
+      return 'encrypted file (PBES2 + A256GCM); survives reboots; needs the passphrase';
+    case 'memory':
+      return 'memory only; lost when the process exits (tests)';
+  }
+}
+
+export async function doctorCommand(ctx: Context): Promise<CommandResult> {
+  const { probeKeychain } = await import('../core/keystore/keychain.js');
+  const probe = probeKeychain();
+  const config = readConfig(ctx.paths);
+  const checks = [
+    { name: 'platform', ok: true, detail: `${process.platform}/${process.arch}, Node ${process.versions.node}` },
+    ...(process.platform === 'linux'
+      ? [
+          {
+            name: 'D-Bus session bus',
+            ok: Boolean(ctx.env['DBUS_SESSION_BUS_ADDRESS']),
+            detail: ctx.env['DBUS_SESSION_BUS_ADDRESS'] ? 'DBUS_SESSION_BUS_ADDRESS is set' : 'DBUS_SESSION_BUS_ADDRESS is not set (headless or SSH session)',
+          },
+        ]
+      : []),
+    probe.ok
+      ? { name: 'keychain', ok: true, detail: 'a test entry was written, read back and deleted' }
+      : { name: 'keychain', ok: false, detail: probe.reason, fix: probe.hint },
+    config
+      ? { name: 'configured backend', ok: config.backend !== 'keychain' || probe.ok, detail: config.backend, ...(config.backend === 'keychain' && !probe.ok ? { fix: probe.hint } : {}) }
+      : { name: 'configured backend', ok: true, detail: `not initialised yet; init would use ${probe.ok ? 'keychain' : 'file'}` },
+  ];
+  const usable = config ? config.backend !== 'keychain' || probe.ok : true;
+  const data = { keychainUsable: probe.ok, checks };
+  return { data, render: (style) => renderDoctor(data, style), exitCode: usable ? 0 : ExitCode.keystore };
+}

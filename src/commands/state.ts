@@ -1,0 +1,12 @@
+// Opening an install's state for a command: config, keystore, audit events.
+import { requireConfig, type Config } from '../core/config.js';
+import { openConfiguredKeystore, type Keystore } from '../core/keystore/index.js';
+import { createPassphraseSource, type Context, type KeystoreFlags } from './context.js';
+
+export function loadConfig(ctx: Context): Config {
+  return requireConfig(ctx.paths);
+}
+
+export function openKeystore(ctx: Context, config: Config, flags: KeystoreFlags): Promise<Keystore> {
+  return openConfiguredKeystore(config, ctx.paths, createPassphraseSource(ctx, flags));
+}

@@ -1,0 +1,197 @@
+// RFC 6962 / RFC 9162 Merkle tree hashing, the compact "frontier" of an
+// append-only tree, and inclusion/consistency proofs expressed as leaf ranges
+// so that a proof can be computed while streaming the log once.
+import { createHash } from 'node:crypto';
+
+export const EMPTY_ROOT = createHash('sha256').digest();
+const LEAF_PREFIX = Buffer.from([0x00]);
+const NODE_PREFIX = Buffer.from([0x01]);
+
+export function hashLeaf(line: Buffer | string): Buffer {
+  return createHash('sha256').update(LEAF_PREFIX).update(line).digest();
+}
+
+export function hashNode(left: Buffer, right: Buffer): Buffer {
+  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+}
+
+/**
+ * The roots of the perfect subtrees that make up a tree of `size` leaves
+ * (largest first): at most log2(size) hashes, enough to append and to compute
+ * the root without the leaves.
+ */
+export class Frontier {
+  size: number;
+  readonly hashes: Buffer[];
+
+  constructor(size = 0, hashes: Buffer[] = []) {
+    if (popCount(size) !== hashes.length) throw new Error(`a frontier of size ${size} has ${popCount(size)} hashes, not ${hashes.length}`);
+    this.size = size;
+    this.hashes = hashes;
+  }
+
+  append(leaf: Buffer): void {
+    let hash = leaf;
+    // Each trailing 1 bit of the old size is a complete subtree to merge with.
+    for (let n = this.size; (n & 1) === 1; n = Math.floor(n / 2)) hash = hashNode(this.hashes.pop() as Buffer, hash);
+    this.hashes.push(hash);
+    this.size += 1;
+  }
+
+  root(): Buffer {
+    return foldRoot(this.hashes);
+  }
+
+  clone(): Frontier {
+    return new Frontier(this.size, [...this.hashes]);
+  }
+}
+
+/** RFC 6962 root from subtree roots listed left to right (largest first). */
+export function foldRoot(hashes: readonly Buffer[]): Buffer {
+  if (hashes.length === 0) return EMPTY_ROOT;
+  let root = hashes[hashes.length - 1] as Buffer;
+  for (let i = hashes.length - 2; i >= 0; i--) root = hashNode(hashes[i] as Buffer, root);
+  return root;
+}
+
+/** Merkle Tree Hash over a list of leaf hashes (for tests and small trees). */
+export function computeRoot(leaves: readonly Buffer[]): Buffer {
+  const frontier = new Frontier();
+  for (const leaf of leaves) frontier.append(leaf);
+  return frontier.root();
+}
+
+function popCount(n: number): number {
+  let count = 0;
+  for (let v = n; v > 0; v = Math.floor(v / 2)) count += v % 2;
+  return count;
+}
+
+function largestPowerOfTwoBelow(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** A half-open range of leaves [start, end) whose Merkle Tree Hash is one proof element. */
+export interface LeafRange {
+  start: number;
+  end: number;
+}
+
+/** RFC 9162 §2.1.3.1 PATH(m, D[0:n]) as leaf ranges, in proof order. */
+export function inclusionRanges(index: number, size: number): LeafRange[] {
+  if (!(index >= 0 && index < size)) throw new RangeError(`leaf ${index} is not in a tree of size ${size}`);
+  const path = (m: number, start: number, n: number): LeafRange[] => {
+    if (n <= 1) return [];
+    const k = largestPowerOfTwoBelow(n);
+    return m < k
+      ? [...path(m, start, k), { start: start + k, end: start + n }]
+      : [...path(m - k, start + k, n - k), { start, end: start + k }];
+  };
+  return path(index, 0, size);
+}
+
+/** RFC 9162 §2.1.4.1 PROOF(m, D[0:n]) as leaf ranges, in proof order. */
+export function consistencyRanges(first: number, second: number): LeafRange[] {
+  if (!(first >= 0 && first <= second)) throw new RangeError(`cannot prove ${first} consistent with ${second}`);
+  if (first === 0 || first === second) return [];
+  const subproof = (m: number, start: number, n: number, complete: boolean): LeafRange[] => {
+    if (m === n) return complete ? [] : [{ start, end: start + n }];
+    const k = largestPowerOfTwoBelow(n);
+    return m <= k
+      ? [...subproof(m, start, k, complete), { start: start + k, end: start + n }]
+      : [...subproof(m - k, start + k, n - k, false), { start, end: start + k }];
+  };
+  return subproof(first, 0, second, true);
+}
+
+/**
+ * Computes the hashes of disjoint leaf ranges while leaves stream past once,
+ * holding at most log2 of a range's width per range.
+ */
+export class RangeHasher {
+  private readonly pending: { range: LeafRange; index: number; frontier: Frontier }[];
+  readonly results: Buffer[];
+
+  constructor(ranges: readonly LeafRange[]) {
+    this.results = ranges.map(() => EMPTY_ROOT);
+    this.pending = ranges.map((range, index) => ({ range, index, frontier: new Frontier() })).sort((a, b) => a.range.start - b.range.start);
+  }
+
+  /** Feeds the leaf at position `index`; leaves must arrive in order. */
+  add(index: number, leaf: Buffer): void {
+    for (const item of this.pending) {
+      if (index >= item.range.start && index < item.range.end) {
+        item.frontier.append(leaf);
+        if (index === item.range.end - 1) this.results[item.index] = item.frontier.root();
+      }
+    }
+  }
+}
+
+/** RFC 9162 §2.1.3.2. */
+export function verifyInclusion(leaf: Buffer, index: number, size: number, proof: readonly Buffer[], root: Buffer): boolean {
+  if (!(Number.isSafeInteger(index) && Number.isSafeInteger(size) && index >= 0 && index < size)) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = hashNode(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = hashNode(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && r.equals(root);
+}
+
+/** RFC 9162 §2.1.4.2, with the trivial cases (empty first tree, equal sizes) made explicit. */
+export function verifyConsistency(first: number, second: number, firstRoot: Buffer, secondRoot: Buffer, proof: readonly Buffer[]): boolean {
+  if (!(Number.isSafeInteger(first) && Number.isSafeInteger(second) && first >= 0 && first <= second)) return false;
+  if (first === second) return proof.length === 0 && firstRoot.equals(secondRoot);
+  if (first === 0) return proof.length === 0 && firstRoot.equals(EMPTY_ROOT);
+  if (proof.length === 0) return false;
+  // A power-of-two first tree is itself a node of the second: its root starts the path.
+  const path = isPowerOfTwo(first) ? [firstRoot, ...proof] : [...proof];
+  let fn = first - 1;
+  let sn = second - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0] as Buffer;
+  let sr = path[0] as Buffer;
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = hashNode(c, fr);
+      sr = hashNode(c, sr);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      sr = hashNode(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && fr.equals(firstRoot) && sr.equals(secondRoot);
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return n > 0 && popCount(n) === 1;
+}

@@ -1,0 +1,156 @@
+// The gateway's local certificate authority: an ECDSA P-256 key kept in the
+// keystore (`ca-key`) and a public certificate at paths.caCert, which `run`
+// gives the child as a trust anchor. Leaf certificates for the hosts a granted
+// secret is bound to are issued on the fly, in memory, and cached per host.
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import * as x509 from '@peculiar/x509';
+import { AgentAuthError, ExitCode } from '../errors.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const DAY_MS = 86_400_000;
+/** CA certificates are re-issued (same key) when they get this close to expiry. */
+const CA_VALIDITY_DAYS = 825;
+const CA_RENEW_BEFORE_DAYS = 30;
+/** Leaves live for one run at most in practice; two days tolerates a long session and clock skew. */
+const LEAF_VALIDITY_MS = 2 * DAY_MS;
+const BACKDATE_MS = 60 * 60 * 1000;
+
+export interface LocalCa {
+  /** PEM of the CA certificate (public). */
+  certPem: string;
+  cert: x509.X509Certificate;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+}
+
+export interface GeneratedCa {
+  ca: LocalCa;
+  /** PKCS#8 PEM of the CA key: for the keystore only. */
+  keyPem: string;
+}
+
+export async function generateCa(label: string, now: Date): Promise<GeneratedCa> {
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const ca = await issueCaCertificate(keys, label, now);
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return { ca, keyPem: toPem(pkcs8, 'PRIVATE KEY') };
+}
+
+/** Loads the CA from its keystore key and the public certificate, re-issuing the certificate when it is missing, stale or not this key's. */
+export async function loadCa(keyPem: string, certPem: string | null, label: string, now: Date): Promise<{ ca: LocalCa; reissued: boolean }> {
+  let privateKey: CryptoKey;
+  let publicKey: CryptoKey;
+  try {
+    const pkcs8 = fromPem(keyPem);
+    privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, EC, true, ['sign']);
+    // Derive the public key through a JWK round trip (WebCrypto has no direct call).
+    const jwk = await webcrypto.subtle.exportKey('jwk', privateKey);
+    publicKey = await webcrypto.subtle.importKey('jwk', { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y!, ext: true }, EC, true, ['verify']);
+  } catch (error) {
+    throw new AgentAuthError('CORRUPT_KEYSTORE', ExitCode.keystore, 'the keystore entry "ca-key" is not an ECDSA P-256 private key', { hint: 'restore the keystore from a backup', cause: error });
+  }
+  if (certPem) {
+    try {
+      const cert = new x509.X509Certificate(certPem);
+      const sameKey = Buffer.from(cert.publicKey.rawData).equals(Buffer.from(await webcrypto.subtle.exportKey('spki', publicKey)));
+      const fresh = cert.notAfter.getTime() - now.getTime() > CA_RENEW_BEFORE_DAYS * DAY_MS && cert.notBefore.getTime() <= now.getTime();
+      if (sameKey && fresh) return { ca: { certPem: cert.toString('pem'), cert, privateKey, publicKey }, reissued: false };
+    } catch {
+      // An unreadable public certificate is re-issued from the key below.
+    }
+  }
+  return { ca: await issueCaCertificate({ privateKey, publicKey }, label, now), reissued: true };
+}
+
+async function issueCaCertificate(keys: CryptoKeyPair, label: string, now: Date): Promise<LocalCa> {
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: `CN=agentauth local gateway CA (${escapeDn(label)}), O=agentauth`,
+    notBefore: new Date(now.getTime() - BACKDATE_MS),
+    notAfter: new Date(now.getTime() + CA_VALIDITY_DAYS * DAY_MS),
+    keys,
+    signingAlgorithm: EC,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem'), cert, privateKey: keys.privateKey, publicKey: keys.publicKey };
+}
+
+export interface LeafCertificate {
+  certPem: string;
+  keyPem: string;
+}
+
+export async function issueLeafCertificate(ca: LocalCa, host: string, now: Date): Promise<LeafCertificate> {
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const san = isIP(host) ? { type: 'ip' as const, value: host } : { type: 'dns' as const, value: host };
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: `CN=${escapeDn(host)}`,
+    issuer: ca.cert.subject,
+    notBefore: new Date(now.getTime() - BACKDATE_MS),
+    notAfter: new Date(Math.min(now.getTime() + LEAF_VALIDITY_MS, ca.cert.notAfter.getTime())),
+    publicKey: keys.publicKey,
+    signingKey: ca.privateKey,
+    signingAlgorithm: EC,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([san]),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.publicKey),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return { certPem: cert.toString('pem'), keyPem: toPem(pkcs8, 'PRIVATE KEY') };
+}
+
+/**
+ * One TLS context per host, built once: concurrent first connections to the
+ * same host share the pending promise instead of issuing several leaves.
+ */
+export function createLeafCache(ca: LocalCa, createContext: (leaf: LeafCertificate) => SecureContext): (host: string) => Promise<SecureContext> {
+  const cache = new Map<string, Promise<SecureContext>>();
+  return (host) => {
+    const key = host.toLowerCase();
+    let pending = cache.get(key);
+    if (!pending) {
+      pending = issueLeafCertificate(ca, key, new Date()).then(createContext);
+      pending.catch(() => cache.delete(key));
+      cache.set(key, pending);
+    }
+    return pending;
+  };
+}
+
+export function fingerprintCa(ca: LocalCa): string {
+  return createHash('sha256').update(Buffer.from(ca.cert.rawData)).digest('hex');
+}
+
+function randomSerial(): string {
+  // Positive 128-bit serial (top bit clear so DER needs no sign byte).
+  const bytes = randomBytes(16);
+  bytes[0] = bytes[0]! & 0x7f;
+  return bytes.toString('hex');
+}
+
+function escapeDn(text: string): string {
+  return text.replace(/[,+"\\<>;=]/g, (c) => `\\${c}`);
+}
+
+function toPem(der: Buffer, label: string): string {
+  const body = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+}
+
+function fromPem(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----(BEGIN|END)[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+}

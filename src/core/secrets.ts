@@ -1,0 +1,315 @@
+// Secrets' bindings (which host, path, methods and header or query parameter a
+// value may travel in) and agents' grants, which can only narrow a binding.
+// Pure: no I/O. The values themselves live in the vault (vault.ts).
+import { isIP } from 'node:net';
+import type { AgentRecord, Config, GrantRecord, SecretRecord } from './config.js';
+import { notFoundError, policyError, usageError } from './errors.js';
+import { validateName } from './names.js';
+
+export const DEFAULT_PORT = 443;
+export const FORMAT_SLOT = '{}';
+/**
+ * Shorter values cannot be scrubbed from responses without mangling them
+ * (every occurrence of a 3-letter value would be replaced), so they are refused.
+ */
+export const MIN_VALUE_BYTES = 8;
+const MAX_VALUE_BYTES = 16 * 1024;
+
+export interface SecretInput {
+  hosts: string[];
+  path?: string;
+  methods?: string[];
+  header?: string;
+  format?: string;
+  query?: string;
+  env?: string;
+  baseUrlEnv?: string;
+}
+
+/** A parsed `--host`: `api.example.com`, `*.example.com`, `host:8443`, `127.0.0.2:8443`, `[::1]:8443`. */
+export interface HostPattern {
+  /** Lowercase host without brackets; for a wildcard, the part after `*.`. */
+  host: string;
+  wildcard: boolean;
+  port: number;
+}
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const TOKEN_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const METHOD = /^[A-Z]{1,20}$/;
+// Headers agentauth owns or that change how a message is framed: a secret in
+// one of them would break the proxy or let a value escape the declared place.
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'keep-alive', 'cookie']);
+// Environment variables `run` sets itself; a secret may not claim one.
+const RESERVED_ENV = new Set([
+  'PATH', 'HOME', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'ALL_PROXY', 'NODE_USE_ENV_PROXY', 'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE',
+  'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'DENO_CERT', 'CARGO_HTTP_CAINFO', 'NPM_CONFIG_CAFILE',
+  'GIT_HTTP_PROXY_AUTHMETHOD', 'GIT_TERMINAL_PROMPT', 'AGENTAUTH_PASSPHRASE', 'AGENTAUTH_PASSPHRASE_FILE', 'AGENTAUTH_BACKEND', 'AGENTAUTH_HOME',
+]);
+
+export function parseHostPattern(text: string): HostPattern {
+  const bad = (why: string) =>
+    usageError('BAD_HOST', `invalid --host ${JSON.stringify(text)}: ${why}`, { hint: 'use an exact host (api.example.com), one wildcard label (*.example.com), optionally :PORT' });
+  let rest = text.trim().toLowerCase();
+  if (rest.includes('/') || rest.includes('@')) throw bad('give a host, not a URL');
+  let port = DEFAULT_PORT;
+  let host: string;
+  if (rest.startsWith('[')) {
+    const end = rest.indexOf(']');
+    if (end === -1) throw bad('unclosed [');
+    host = rest.slice(1, end);
+    rest = rest.slice(end + 1);
+    if (rest.startsWith(':')) port = parsePort(rest.slice(1), bad);
+    else if (rest !== '') throw bad('unexpected text after ]');
+    if (isIP(host) !== 6) throw bad('not an IPv6 address');
+    return { host, wildcard: false, port };
+  }
+  const colon = rest.lastIndexOf(':');
+  if (colon !== -1) {
+    port = parsePort(rest.slice(colon + 1), bad);
+    rest = rest.slice(0, colon);
+  }
+  if (isIP(rest) === 4) return { host: rest, wildcard: false, port };
+  let wildcard = false;
+  if (rest.startsWith('*.')) {
+    wildcard = true;
+    rest = rest.slice(2);
+  }
+  const labels = rest.split('.');
+  if (rest.length > 253 || labels.some((label) => !LABEL.test(label))) throw bad('not a valid DNS name');
+  // `*.com` would bind a secret to a whole top-level domain.
+  if (wildcard && labels.length < 2) throw bad('a wildcard needs at least two labels after it (*.example.com)');
+  host = rest;
+  return { host, wildcard, port };
+}
+
+function parsePort(text: string, bad: (why: string) => Error): number {
+  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw bad('bad port');
+  return port;
+}
+
+export function formatHostPattern(pattern: HostPattern): string {
+  const host = pattern.wildcard ? `*.${pattern.host}` : isIP(pattern.host) === 6 ? `[${pattern.host}]` : pattern.host;
+  return pattern.port === DEFAULT_PORT ? host : `${host}:${pattern.port}`;
+}
+
+/** `*.example.com` matches exactly one more label: a.example.com, not example.com nor a.b.example.com. */
+export function hostMatches(pattern: HostPattern, host: string, port: number): boolean {
+  if (port !== pattern.port) return false;
+  const name = host.toLowerCase();
+  if (!pattern.wildcard) return name === pattern.host;
+  if (!name.endsWith(`.${pattern.host}`)) return false;
+  const label = name.slice(0, name.length - pattern.host.length - 1);
+  return label.length > 0 && !label.includes('.');
+}
+
+/**
+ * Path prefixes match on segment boundaries: `/v1` covers `/v1` and `/v1/x`,
+ * never `/v1beta`. `path` is the request path without its query.
+ */
+export function pathMatches(prefix: string | undefined, path: string): boolean {
+  if (prefix === undefined || prefix === '/' || prefix === '') return true;
+  if (!path.startsWith(prefix)) return false;
+  if (prefix.endsWith('/')) return true;
+  const next = path.charAt(prefix.length);
+  return next === '' || next === '/';
+}
+
+function validatePathPrefix(path: string): string {
+  if (!path.startsWith('/') || /[?#\s]/.test(path) || hasDotSegment(path)) {
+    throw usageError('BAD_PATH', `invalid path prefix ${JSON.stringify(path)}: it must start with "/" and hold no query, fragment, spaces or dot segments`);
+  }
+  return path;
+}
+
+/** True when a path holds `.` or `..` segments, also percent-encoded (`%2e`). */
+export function hasDotSegment(path: string): boolean {
+  return path.split('/').some((segment) => {
+    const decoded = segment.replace(/%2e/gi, '.');
+    return decoded === '.' || decoded === '..';
+  });
+}
+
+function normaliseMethods(methods: string[], flag: string): string[] {
+  const list = [...new Set(methods.map((method) => method.trim().toUpperCase()))];
+  for (const method of list) {
+    if (!METHOD.test(method)) throw usageError('BAD_METHOD', `invalid ${flag} ${JSON.stringify(method)}: an HTTP method such as GET or POST`);
+  }
+  return list.sort();
+}
+
+function validateEnvName(name: string, flag: string): string {
+  if (!ENV_NAME.test(name)) throw usageError('BAD_ENV_NAME', `invalid ${flag} ${JSON.stringify(name)}: letters, digits and _, not starting with a digit`);
+  const upper = name.toUpperCase();
+  if (RESERVED_ENV.has(upper) || upper.startsWith('XDG_')) {
+    throw usageError('RESERVED_ENV_NAME', `${flag} ${name} is a variable agentauth run sets or never overwrites`, { hint: 'pick another name' });
+  }
+  return name;
+}
+
+/** Checks a new secret's binding and returns the record to store in config. */
+export function buildSecretRecord(name: string, input: SecretInput, now: Date): SecretRecord {
+  validateName(name, 'secret');
+  if (input.hosts.length === 0) throw usageError('NO_HOST', 'a secret needs at least one --host it may be sent to');
+  const hosts = [...new Set(input.hosts.map((host) => formatHostPattern(parseHostPattern(host))))];
+  if ((input.header === undefined) === (input.query === undefined)) {
+    throw usageError('BAD_PLACEMENT', 'give exactly one of --header NAME or --query PARAM: where the value travels');
+  }
+  const record: SecretRecord = { name, hosts, createdAt: now.toISOString() };
+  if (input.path !== undefined) record.pathPrefix = validatePathPrefix(input.path);
+  if (input.methods !== undefined && input.methods.length > 0) record.methods = normaliseMethods(input.methods, '--method');
+  if (input.header !== undefined) {
+    if (!TOKEN_CHARS.test(input.header) || RESERVED_HEADERS.has(input.header.toLowerCase())) {
+      throw usageError('BAD_HEADER', `invalid --header ${JSON.stringify(input.header)}: an HTTP header name that is not framing or proxy related`);
+    }
+    record.header = input.header;
+    if (input.format !== undefined) {
+      if (input.format.split(FORMAT_SLOT).length !== 2 || /[\r\n\0]/.test(input.format)) {
+        throw usageError('BAD_FORMAT', `invalid --format ${JSON.stringify(input.format)}: it must contain "{}" exactly once, e.g. 'Bearer {}'`);
+      }
+      record.format = input.format;
+    }
+  } else {
+    if (input.format !== undefined) throw usageError('BAD_FORMAT', '--format applies to --header only');
+    if (!/^[A-Za-z0-9._~-]+$/.test(input.query!)) throw usageError('BAD_QUERY', `invalid --query ${JSON.stringify(input.query)}: letters, digits and . _ ~ -`);
+    record.query = input.query!;
+  }
+  if (input.env !== undefined) record.env = validateEnvName(input.env, '--env');
+  if (input.baseUrlEnv !== undefined) {
+    record.baseUrlEnv = validateEnvName(input.baseUrlEnv, '--base-url-env');
+    if (!hosts.some((host) => !host.startsWith('*.'))) {
+      throw usageError('BAD_BASE_URL', '--base-url-env needs one exact --host (a wildcard names no single upstream)');
+    }
+  }
+  return record;
+}
+
+/** The value read from stdin, a prompt or a file: one trailing newline dropped, no control characters. */
+export function validateSecretValue(raw: string): Buffer {
+  const value = raw.replace(/\r?\n$/, '');
+  // CR, LF and NUL would let a value split a header; other C0 controls have no place in a credential.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw usageError('BAD_SECRET_VALUE', 'the value contains control characters (a newline inside it?)', { hint: 'pipe exactly the value, e.g. printf %s "$KEY" | agentauth secret add …' });
+  }
+  const bytes = Buffer.from(value, 'utf8');
+  if (bytes.length < MIN_VALUE_BYTES) {
+    throw usageError('SECRET_TOO_SHORT', `the value is ${bytes.length} bytes; at least ${MIN_VALUE_BYTES} are needed so it can be scrubbed from responses safely`);
+  }
+  if (bytes.length > MAX_VALUE_BYTES) throw usageError('SECRET_TOO_LONG', `the value is longer than ${MAX_VALUE_BYTES} bytes`);
+  return bytes;
+}
+
+export function findSecret(config: Config, name: string): SecretRecord {
+  validateName(name, 'secret');
+  const secret = config.secrets[name];
+  if (!secret) {
+    const known = Object.keys(config.secrets);
+    throw notFoundError('UNKNOWN_SECRET', `no secret named "${name}"`, {
+      hint: known.length ? `known secrets: ${known.join(', ')}` : `add it first: agentauth secret add ${name} --host … --header …`,
+    });
+  }
+  return secret;
+}
+
+/**
+ * For `agent add|update --secret S…`: every named secret must exist. Returns
+ * full (un-narrowed) grants.
+ */
+export function resolveSecretGrants(config: Config, names: string[]): GrantRecord[] {
+  return [...new Set(names)].map((name) => {
+    findSecret(config, name);
+    return { secret: name };
+  });
+}
+
+export interface GrantInput {
+  methods?: string[];
+  paths?: string[];
+}
+
+/** A grant for `secret`, narrowed by `input`; widening the secret's binding is refused (exit 5). */
+export function buildGrant(secret: SecretRecord, input: GrantInput): GrantRecord {
+  const grant: GrantRecord = { secret: secret.name };
+  if (input.methods && input.methods.length > 0) {
+    const methods = normaliseMethods(input.methods, '--method');
+    const outside = secret.methods ? methods.filter((method) => !secret.methods!.includes(method)) : [];
+    if (outside.length > 0) {
+      throw policyError('GRANT_WIDENS', `secret "${secret.name}" may only be used with ${secret.methods!.join(', ')}; a grant cannot add ${outside.join(', ')}`, {
+        hint: 'a grant can only narrow the secret\'s binding',
+      });
+    }
+    grant.methods = methods;
+  }
+  if (input.paths && input.paths.length > 0) {
+    const paths = [...new Set(input.paths.map(validatePathPrefix))];
+    const outside = paths.filter((path) => !pathMatches(secret.pathPrefix, path));
+    if (outside.length > 0) {
+      throw policyError('GRANT_WIDENS', `secret "${secret.name}" is bound to paths under ${secret.pathPrefix}; a grant cannot reach ${outside.join(', ')}`, {
+        hint: 'a grant can only narrow the secret\'s binding',
+      });
+    }
+    grant.paths = paths.sort();
+  }
+  return grant;
+}
+
+/** Adds or replaces the agent's grant for `grant.secret`. */
+export function applyGrant(agent: AgentRecord, grant: GrantRecord, now: Date): void {
+  const index = agent.grants.findIndex((existing) => existing.secret === grant.secret);
+  if (index === -1) agent.grants.push(grant);
+  else agent.grants[index] = grant;
+  agent.updatedAt = now.toISOString();
+}
+
+/** Removes a secret and every grant of it; returns the agents that lost one. */
+export function removeSecret(config: Config, name: string, now: Date): { secret: SecretRecord; revokedFrom: string[] } {
+  const secret = findSecret(config, name);
+  delete config.secrets[name];
+  const revokedFrom: string[] = [];
+  for (const agent of Object.values(config.agents)) {
+    const before = agent.grants.length;
+    agent.grants = agent.grants.filter((grant) => grant.secret !== name);
+    if (agent.grants.length !== before) {
+      revokedFrom.push(agent.name);
+      agent.updatedAt = now.toISOString();
+    }
+  }
+  return { secret, revokedFrom };
+}
+
+/** What one request may do with a secret: the binding intersected with the grant. */
+export interface EffectivePolicy {
+  secret: SecretRecord;
+  hosts: HostPattern[];
+  /** Undefined = any method. */
+  methods: string[] | undefined;
+  /** Undefined = any path. Every entry lies inside the secret's prefix. */
+  paths: string[] | undefined;
+}
+
+export function buildEffectivePolicy(secret: SecretRecord, grant: GrantRecord): EffectivePolicy {
+  const methods = grant.methods ?? secret.methods;
+  const paths = grant.paths ?? (secret.pathPrefix !== undefined ? [secret.pathPrefix] : undefined);
+  return { secret, hosts: secret.hosts.map(parseHostPattern), methods, paths };
+}
+
+export function policyAllows(policy: EffectivePolicy, method: string, path: string): boolean {
+  if (policy.methods && !policy.methods.includes(method.toUpperCase())) return false;
+  if (policy.paths && !policy.paths.some((prefix) => pathMatches(prefix, path))) return false;
+  // A grant's path is also checked against the secret's own prefix: a
+  // secret's binding is the ceiling even if an old grant says otherwise.
+  return pathMatches(policy.secret.pathPrefix, path);
+}
+
+export function policyBindsHost(policy: EffectivePolicy, host: string, port: number): boolean {
+  return policy.hosts.some((pattern) => hostMatches(pattern, host, port));
+}
+
+/** Describes a grant for `secret list` and `agent show`. */
+export function describeGrant(grant: GrantRecord): string {
+  const parts = [grant.methods ? grant.methods.join(',') : 'any method', grant.paths ? grant.paths.join(',') : 'any path in the binding'];
+  return parts.join(' ');
+}

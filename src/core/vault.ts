@@ -1,0 +1,139 @@
+// The vault: secret values encrypted with AES-256-GCM under a data key that
+// lives in the keystore (`vault-key`). vault.json holds only ciphertext, so it
+// can be backed up like the config; without the keystore it is noise.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { Config } from './config.js';
+import { AgentAuthError, ExitCode, keystoreError } from './errors.js';
+import { readPrivateFile, writePrivateFileAtomic } from './fs-safe.js';
+import { entryName, requireEntry, type Keystore } from './keystore/index.js';
+import { withFileLock } from './lock.js';
+
+export const VAULT_ALG = 'A256GCM';
+const KEY_BYTES = 32;
+// 96-bit nonces are GCM's native size; random ones are safe far beyond the
+// number of values one install will ever encrypt under one key (2^32).
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface VaultEntry {
+  /** base64url, 12 bytes. */
+  nonce: string;
+  /** base64url ciphertext (same length as the value). */
+  ct: string;
+  /** base64url, 16 bytes. */
+  tag: string;
+  updatedAt: string;
+}
+
+export interface VaultFile {
+  v: 1;
+  alg: typeof VAULT_ALG;
+  /** Keyed by secret name; the name is GCM's additional data, so entries cannot be swapped. */
+  values: Record<string, VaultEntry>;
+}
+
+/** The data key, and whether it was just created (the caller records it in config.keystoreEntries). */
+export interface VaultKey {
+  key: Buffer;
+  created: boolean;
+}
+
+/**
+ * Loads the vault data key, creating it on first use. A key the config says
+ * exists but the keystore lost is an error: a new key could not decrypt the
+ * values already stored, so it is never made silently.
+ */
+export async function obtainVaultKey(config: Config, keystore: Keystore, options: { create: boolean }): Promise<VaultKey> {
+  if (config.keystoreEntries.includes(entryName.vaultKey)) {
+    return { key: decodeKey(await requireEntry(keystore, entryName.vaultKey)), created: false };
+  }
+  // Not recorded yet. A crash between the keystore write and the config write
+  // can leave a key behind; reuse it rather than orphan what it encrypted.
+  const existing = await keystore.get(entryName.vaultKey);
+  if (existing !== null) return { key: decodeKey(existing), created: true };
+  if (!options.create) {
+    throw keystoreError('NO_VAULT_KEY', 'the vault has no data key yet: no secret was ever added', { hint: 'add one with: agentauth secret add NAME --host …' });
+  }
+  const key = randomBytes(KEY_BYTES);
+  await keystore.setMany({ [entryName.vaultKey]: key.toString('base64') });
+  return { key, created: true };
+}
+
+function decodeKey(text: string): Buffer {
+  const key = Buffer.from(text, 'base64');
+  if (key.length !== KEY_BYTES) {
+    throw new AgentAuthError('CORRUPT_KEYSTORE', ExitCode.keystore, `the keystore entry "${entryName.vaultKey}" is not a 256-bit key`, {
+      hint: 'restore the keystore from a backup',
+    });
+  }
+  return key;
+}
+
+export function encryptValue(key: Buffer, name: string, value: Buffer, now: Date): VaultEntry {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(name, 'utf8'));
+  const ct = Buffer.concat([cipher.update(value), cipher.final()]);
+  return { nonce: nonce.toString('base64url'), ct: ct.toString('base64url'), tag: cipher.getAuthTag().toString('base64url'), updatedAt: now.toISOString() };
+}
+
+export function decryptValue(key: Buffer, name: string, entry: VaultEntry, file: string): Buffer {
+  try {
+    const nonce = Buffer.from(entry.nonce, 'base64url');
+    const tag = Buffer.from(entry.tag, 'base64url');
+    if (nonce.length !== NONCE_BYTES || tag.length !== TAG_BYTES) throw new Error('bad nonce or tag length');
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
+    decipher.setAAD(Buffer.from(name, 'utf8'));
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(Buffer.from(entry.ct, 'base64url')), decipher.final()]);
+  } catch (error) {
+    throw new AgentAuthError('VAULT_DECRYPT_FAILED', ExitCode.keystore, `the value of secret "${name}" in ${file} cannot be decrypted (altered, moved between names, or another install's key)`, {
+      hint: `restore ${file} from a backup, or set a new value: agentauth secret rotate ${name}`,
+      cause: error,
+    });
+  }
+}
+
+export function readVault(file: string): VaultFile {
+  const raw = readPrivateFile(file);
+  if (raw === null) return { v: 1, alg: VAULT_ALG, values: {} };
+  let vault: VaultFile;
+  try {
+    vault = JSON.parse(raw.toString('utf8')) as VaultFile;
+  } catch {
+    throw corruptVault(file, 'it is not valid JSON');
+  }
+  if (!vault || vault.v !== 1 || vault.alg !== VAULT_ALG || typeof vault.values !== 'object' || vault.values === null) {
+    throw corruptVault(file, 'unknown layout');
+  }
+  return vault;
+}
+
+function corruptVault(file: string, why: string): AgentAuthError {
+  return new AgentAuthError('CORRUPT_VAULT', ExitCode.keystore, `${file} is damaged: ${why}`, { hint: 'restore it from a backup' });
+}
+
+/** Read-modify-write of vault.json under its own lock; written atomically, 0600. */
+export async function updateVault(file: string, change: (vault: VaultFile) => void): Promise<void> {
+  await withFileLock(file, () => {
+    const vault = readVault(file);
+    change(vault);
+    writePrivateFileAtomic(file, `${JSON.stringify(vault, null, 2)}\n`);
+  });
+}
+
+/** Decrypts the named values (e.g. the secrets one `run` was granted). */
+export function decryptValues(file: string, key: Buffer, names: string[]): Map<string, Buffer> {
+  const vault = readVault(file);
+  const values = new Map<string, Buffer>();
+  for (const name of names) {
+    const entry = vault.values[name];
+    if (!entry) {
+      throw keystoreError('SECRET_VALUE_MISSING', `${file} holds no value for secret "${name}"`, {
+        hint: `set one with: agentauth secret rotate ${name}`,
+      });
+    }
+    values.set(name, decryptValue(key, name, entry, file));
+  }
+  return values;
+}
