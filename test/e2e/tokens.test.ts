@@ -48,7 +48,7 @@ describe('agents', () => {
 
   it('invalid names are usage errors (exit 2) that state the rule', async () => {
     const before = snapshotDir(t.home);
-    for (const name of ['Home', '-x', 'a b', 'a/b', 'x'.repeat(64)]) {
+    for (const name of ['Home', '_x', 'a b', 'a/b', 'x'.repeat(64)]) {
       const r = await t.run(['agent', 'add', name, '--scope', 'a:b']);
       expect(r.code, name).toBe(2);
       expect(r.stderr).toMatch(/invalid agent name/);

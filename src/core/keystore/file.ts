@@ -52,7 +52,8 @@ export function createFileKeystore(options: FileKeystoreOptions): Keystore {
   async function save(entries: Record<string, string>): Promise<void> {
     const payload: KeystorePayload = { v: 1, entries };
     const jwe = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify(payload)))
-      .setProtectedHeader({ alg: KEY_WRAP_ALG, enc: CONTENT_ENC, cty: 'application/vnd.agentauth.keystore+json', p2c: options.iterations ?? DEFAULT_PBES2_COUNT })
+      .setProtectedHeader({ alg: KEY_WRAP_ALG, enc: CONTENT_ENC, cty: 'application/vnd.agentauth.keystore+json' })
+      .setKeyManagementParameters({ p2c: options.iterations ?? DEFAULT_PBES2_COUNT })
       .encrypt(new TextEncoder().encode(await obtainPassphrase(cache && Object.keys(cache).length ? 'unlock' : 'create')));
     writePrivateFileAtomic(options.file, `${jwe}\n`);
     cache = entries;
