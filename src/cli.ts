@@ -7,7 +7,7 @@ import { SCHEMA_VERSION, type CommandResult } from './commands/result.js';
 import { declareAuditCommands } from './cli-audit.js';
 import { declareGatewayCommands } from './cli-gateway.js';
 
-export const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 
 type Loader = (ctx: Context) => Promise<CommandResult>;
 

@@ -1,10 +1,16 @@
 // The one place where errors become exit codes and messages.
 import { AgentAuthError, ExitCode, isAgentAuthError } from './core/errors.js';
 import { SCHEMA_VERSION } from './commands/result.js';
+import { VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<number> {
   const wantsJson = argv.slice(0, indexOrEnd(argv, '--')).includes('--json');
   const debug = Boolean(process.env['AGENTAUTH_DEBUG']);
+  // Scripts probe the version often; answer without loading the command tree.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${VERSION}\n`);
+    return ExitCode.ok;
+  }
   try {
     const { runCli } = await import('./cli.js');
     return await runCli(argv);

@@ -45,7 +45,8 @@ export function cleanEnv(dir: string, extra: Record<string, string | undefined> 
 
 export async function runAgentauth(args: string[], env: Record<string, string>, options: RunOptions = {}): Promise<CliResult> {
   const execaOptions: Options = {
-    env: { ...env, ...options.env } as Record<string, string>,
+    // An undefined value removes the variable (child_process would pass "undefined").
+    env: Object.fromEntries(Object.entries({ ...env, ...options.env }).filter(([, value]) => value !== undefined)) as Record<string, string>,
     extendEnv: false,
     reject: false,
     timeout: options.timeoutMs ?? 30_000,
