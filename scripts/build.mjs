@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 
 await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({
-  entryPoints: { main: 'src/main.ts' },
+  entryPoints: { main: 'src/main.ts', lib: 'src/lib.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

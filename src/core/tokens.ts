@@ -1,7 +1,7 @@
 // Agent access tokens: EdDSA JWTs per tokens.md (RFC 9068 profile), minted
 // within the agent's registry entry and verified against a pinned JWKS.
 import { randomBytes } from 'node:crypto';
-import { SignJWT, createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JSONWebKeySet } from 'jose';
+import { SignJWT, createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JSONWebKeySet } from 'jose';
 import type { AgentRecord } from './config.js';
 import { AgentAuthError, ExitCode, policyError, usageError } from './errors.js';
 import type { IssuerSigner } from './issuer.js';
@@ -122,21 +122,27 @@ const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti'];
  * from the pinned set and never from the token.
  */
 export function createTokenVerifier(options: VerifyOptions): (token: string) => Promise<VerifiedToken> {
-  const getKey = typeof options.keys === 'function' ? options.keys : createLocalJWKSet(options.keys);
-  const tolerance = options.clockToleranceSeconds ?? 30;
+  const pinned = typeof options.keys === 'function' ? options.keys : createLocalJWKSet(options.keys);
+  // jose hands the parsed header to the key resolver: checking it there avoids parsing it twice.
+  const getKey: JWTVerifyGetKey = (header, token) => {
+    for (const name of FORBIDDEN_HEADERS) {
+      if (name in header) throw new TokenInvalidError('ERR_JOSE_HEADER_NOT_ALLOWED', `the "${name}" header is not allowed: keys come only from the pinned JWKS`);
+    }
+    return pinned(header, token);
+  };
+  const verifyOptions = {
+    algorithms: ['EdDSA'],
+    typ: TOKEN_TYP,
+    requiredClaims: REQUIRED_CLAIMS,
+    clockTolerance: options.clockToleranceSeconds ?? 30,
+    ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
+    ...(options.audience !== undefined ? { audience: options.audience } : {}),
+    ...(options.now ? { currentDate: options.now } : {}),
+  };
   return async (token) => {
-    const header = readHeader(token);
     let result;
     try {
-      result = await jwtVerify(token, getKey, {
-        algorithms: ['EdDSA'],
-        typ: TOKEN_TYP,
-        requiredClaims: REQUIRED_CLAIMS,
-        clockTolerance: tolerance,
-        ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
-        ...(options.audience !== undefined ? { audience: options.audience } : {}),
-        ...(options.now ? { currentDate: options.now } : {}),
-      });
+      result = await jwtVerify(token, getKey, verifyOptions);
     } catch (error) {
       throw toTokenError(error);
     }
@@ -152,27 +158,8 @@ export function createTokenVerifier(options: VerifyOptions): (token: string) => 
       const missing = options.scopes.filter((scope) => !held.some((pattern) => scopeCovers(pattern, scope)));
       if (missing.length > 0) throw new TokenInvalidError('ERR_SCOPE_MISSING', `the token lacks scope ${missing.join(', ')}`, 'scope');
     }
-    return { header: header as Record<string, unknown>, claims };
+    return { header: result.protectedHeader as Record<string, unknown>, claims };
   };
-}
-
-function readHeader(token: string): ReturnType<typeof decodeProtectedHeader> {
-  let header;
-  try {
-    header = decodeProtectedHeader(token);
-  } catch {
-    throw new TokenInvalidError('ERR_JWS_INVALID', 'this is not a compact JWS (expected three base64url parts separated by dots)');
-  }
-  if (token.split('.').length !== 3) throw new TokenInvalidError('ERR_JWS_INVALID', 'this is not a compact JWS (a JWE or a malformed token)');
-  if (header.alg !== 'EdDSA') {
-    throw new TokenInvalidError('ERR_JOSE_ALG_NOT_ALLOWED', `algorithm ${JSON.stringify(header.alg ?? null)} is not allowed: only EdDSA is accepted`);
-  }
-  for (const name of FORBIDDEN_HEADERS) {
-    if (name in header) {
-      throw new TokenInvalidError('ERR_JOSE_HEADER_NOT_ALLOWED', `the "${name}" header is not allowed: keys come only from the pinned JWKS`);
-    }
-  }
-  return header;
 }
 
 function toTokenError(error: unknown): TokenInvalidError {
@@ -185,6 +172,11 @@ function toTokenError(error: unknown): TokenInvalidError {
       return new TokenInvalidError(code, 'the signature does not match: the token was altered or signed by another key');
     case 'ERR_JWT_EXPIRED':
       return new TokenInvalidError(code, `the token has expired (${message})`, 'exp');
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+      return new TokenInvalidError(code, 'this algorithm is not allowed: only EdDSA is accepted (RFC 8725)');
+    case 'ERR_JWS_INVALID':
+    case 'ERR_JWT_INVALID':
+      return new TokenInvalidError('ERR_JWS_INVALID', `this is not a well-formed signed JWT: ${message}`);
     case 'ERR_JWKS_NO_MATCHING_KEY':
       return new TokenInvalidError(code, 'no key in the pinned JWKS has this token\'s kid (retired, rotated away, or another issuer)');
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':

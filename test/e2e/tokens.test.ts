@@ -217,7 +217,7 @@ process.stdout.write(await new SignJWT(claims).setProtectedHeader(header).sign(a
     await expectInvalid(await sign({ jwk: { kty: 'OKP', crv: 'Ed25519', x: foreign.x } }, good), 'ERR_JOSE_HEADER_NOT_ALLOWED');
     await expectInvalid(await sign({ jku: 'https://evil.test/jwks.json' }, good), 'ERR_JOSE_HEADER_NOT_ALLOWED');
     await expectInvalid('garbage', 'ERR_JWS_INVALID');
-    await expectInvalid('e30.e30.', 'ERR_JOSE_ALG_NOT_ALLOWED');
+    await expectInvalid('e30.e30.', 'ERR_JWS_INVALID');
   });
 
   it('wrong typ, expired, nbf in the future, wrong iss or aud, array aud, missing exp or jti, missing scope', async () => {

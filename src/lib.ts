@@ -1,0 +1,4 @@
+// The library surface (import { … } from 'agentauth'): verify tokens in your
+// own service with the same rules the CLI applies.
+export { createTokenVerifier, decodeUnverified, TokenInvalidError, type VerifyOptions, type VerifiedToken } from './core/tokens.js';
+export { scopeCovers } from './core/scopes.js';
