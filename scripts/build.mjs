@@ -2,8 +2,26 @@
 // start-up fast (few files to resolve) while dynamic imports stay lazy chunks.
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 
-await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
+// Without --clean, old chunks stay: a CLI process that started before this
+// build may still lazy-import them (tests and builds overlap in development).
+if (process.argv.includes('--clean')) await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
+// Measured start-up trims (see BENCHMARKS.md): dependencies that load heavy
+// modules at import time get lighter stand-ins, only inside those dependencies.
+const shim = (name) => fileURLToPath(new URL(`./shims/${name}`, import.meta.url));
+const startupShims = {
+  name: 'startup-shims',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer) ? { path: shim('child-process.cjs') } : undefined,
+    );
+    b.onResolve({ filter: /^graceful-fs$/ }, (args) =>
+      /[\\/]proper-lockfile[\\/]/.test(args.importer) ? { path: shim('graceful-fs.cjs') } : undefined,
+    );
+  },
+};
+
 await build({
   entryPoints: { main: 'src/main.ts', lib: 'src/lib.ts' },
   outdir: 'dist',
@@ -21,4 +39,6 @@ await build({
     js: "import { createRequire as __aaCreateRequire } from 'node:module'; const require = __aaCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
+  minify: true,
+  plugins: [startupShims],
 });

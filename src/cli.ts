@@ -46,7 +46,15 @@ export function createProgram(onExitCode: (code: number) => void = () => {}): Co
         // Commander passes (…operands, options, command); options carry --json.
         const command = args[args.length - 1] as Command;
         const opts = command.optsWithGlobals() as { json?: boolean; color?: boolean };
-        const ctx = createContext(process.env, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }, opts.color !== false);
+        const io = {
+          stdout: process.stdout,
+          stderr: process.stderr,
+          // Touching process.stdin builds a stream (net, readline…): only when a command reads it.
+          get stdin() {
+            return process.stdin;
+          },
+        };
+        const ctx = createContext(process.env, io, opts.color !== false);
         const result = await body(ctx, ...args);
         printResult(ctx, result, opts.json === true);
         onExitCode(result.exitCode ?? ExitCode.ok);

@@ -2,6 +2,7 @@
 // the user, and how to obtain a passphrase. Built once per process in cli.ts.
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { isatty } from 'node:tty';
 import { AgentAuthError, ExitCode, keystoreError, usageError } from '../core/errors.js';
 import { resolvePaths, type Env, type Paths } from '../core/paths.js';
 import type { PassphraseSource } from '../core/keystore/index.js';
@@ -49,7 +50,7 @@ export function createContext(env: Env, io: Io, colorFlag: boolean): Context {
     paths: resolvePaths(env),
     style,
     actor: { sub: `user:${user}` },
-    interactive: io.stdin.isTTY === true && io.stderr.isTTY === true,
+    interactive: isatty(0) && io.stderr.isTTY === true,
     warn: (message) => io.stderr.write(`${style.yellow('warning:')} ${message}\n`),
     info: (message) => io.stderr.write(`${message}\n`),
   };
@@ -94,7 +95,7 @@ function stripNewline(text: string): string {
 }
 
 export async function readAllStdin(stdin: NodeJS.ReadStream): Promise<string> {
-  if (stdin.isTTY) {
+  if (isatty(0)) {
     throw usageError('STDIN_IS_TERMINAL', 'expected input on stdin, but stdin is a terminal', { hint: 'pipe the value in, e.g. printf %s "$VALUE" | agentauth …' });
   }
   const chunks: Buffer[] = [];

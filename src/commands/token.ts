@@ -63,7 +63,7 @@ interface VerifyFlags {
 
 async function readTokenArgument(ctx: Context, value: string | undefined): Promise<string> {
   if (value !== undefined && value !== '-') return value.trim();
-  if (ctx.io.stdin.isTTY) throw usageError('NO_TOKEN', 'no token given', { hint: 'pass it as an argument, or pipe it in: … | agentauth token verify -' });
+  if (ctx.interactive) throw usageError('NO_TOKEN', 'no token given', { hint: 'pass it as an argument, or pipe it in: … | agentauth token verify -' });
   const text = (await readAllStdin(ctx.io.stdin)).trim();
   if (!text) throw usageError('NO_TOKEN', 'no token on stdin');
   return text;
