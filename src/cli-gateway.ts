@@ -1,8 +1,73 @@
-// `agentauth secret|grant|run` (gateway.md).
-import type { Command } from 'commander';
+// `agentauth secret|grant|run` (gateway.md). Each action lazy-imports its
+// module: the gateway's TLS and X.509 code loads only for `run`.
+import { Option, type Command } from 'commander';
 import type { CliKit } from './cli.js';
 
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 export function declareGatewayCommands(program: Command, kit: CliKit): void {
-  void program;
-  void kit;
+  const { act, withJson, withKeystoreOptions } = kit;
+  const secret = program.command('secret').description('credentials the gateway swaps in; values never leave it');
+
+  withJson(
+    withKeystoreOptions(
+      secret
+        .command('add')
+        .argument('<name>', 'secret name ([a-z0-9][a-z0-9._-]{0,62})')
+        .description('store a secret; the value comes from stdin, a hidden prompt or --from-file, never argv')
+        .requiredOption('--host <host>', 'a host it may be sent to: api.example.com, *.example.com, host:port (repeatable)', collect)
+        .option('--path <prefix>', 'only under this path prefix')
+        .option('--method <method>', 'only with this HTTP method (repeatable)', collect)
+        .option('--header <name>', 'the request header the value travels in')
+        .option('--format <template>', "how the header is written, {} = the value (e.g. 'Bearer {}')")
+        .option('--query <param>', 'the query parameter the value travels in (instead of --header)')
+        .option('--env <var>', 'the variable that holds the placeholder in the child')
+        .option('--base-url-env <var>', 'a variable set to the gateway base URL for this secret (clients that ignore proxies)')
+        .option('--from-file <file>', 'read the value from FILE'),
+    ),
+  ).action(act(async (ctx, name, opts) => (await import('./commands/secret.js')).addSecretCommand(ctx, name as string, opts as never)));
+
+  withJson(secret.command('list').description('names, bindings and grants (never values)').option('--names', 'print only the names, one a line')).action(
+    act(async (ctx, opts) => (await import('./commands/secret.js')).listSecretsCommand(ctx, opts as never)),
+  );
+
+  withJson(secret.command('rm').argument('<name>').description('delete a secret, its value and every grant of it')).action(
+    act(async (ctx, name) => (await import('./commands/secret.js')).removeSecretCommand(ctx, name as string)),
+  );
+
+  withJson(
+    withKeystoreOptions(
+      secret
+        .command('rotate')
+        .argument('<name>')
+        .description('replace the value (stdin, a hidden prompt or --from-file)')
+        .option('--from-file <file>', 'read the new value from FILE'),
+    ),
+  ).action(act(async (ctx, name, opts) => (await import('./commands/secret.js')).rotateSecretCommand(ctx, name as string, opts as never)));
+
+  withJson(
+    program
+      .command('grant')
+      .argument('<agent>', 'the agent')
+      .argument('<secret>', 'the secret')
+      .description("let an agent use a secret, optionally narrower than the secret's binding")
+      .option('--method <method>', 'only these methods (repeatable; within the secret)', collect)
+      .option('--path <prefix>', 'only under these path prefixes (repeatable; within the secret)', collect)
+      .option('--revoke', 'remove the grant instead'),
+  ).action(act(async (ctx, agent, secretName, opts) => (await import('./commands/grant.js')).grantCommand(ctx, agent as string, secretName as string, opts as never)));
+
+  withKeystoreOptions(
+    program
+      .command('run')
+      .argument('<command...>', 'the command and its arguments, after --')
+      .description('run a command with placeholders instead of secrets, behind the credential-swapping gateway')
+      .option('--agent <name>', 'the agent the command runs as (required when there is more than one)')
+      .option('--secret <secret>', 'only these of the agent\'s granted secrets (repeatable; default: all)', collect)
+      .option('--deny-unlisted', 'refuse CONNECT to hosts no granted secret is bound to (default: blind tunnel)')
+      .option('--no-inherit-env', "start the child from a minimal environment (PATH, HOME, TERM, locale, XDG_*) instead of this one's")
+      .addOption(new Option('--upstream-ca <file>', 'also trust this CA for upstream TLS (self-hosted services; repeatable)').argParser(collect))
+      .addHelpText('after', '\nExample:\n  agentauth run --agent coder -- claude\n\nExit status: the command\'s own; 125 agentauth failed before it started, 126 not executable, 127 not found.'),
+  ).action(act(async (ctx, command, opts) => (await import('./commands/run.js')).runCommand(ctx, command as string[], opts as never)));
 }

@@ -74,9 +74,14 @@ export async function loadLogSigner(privateJwk: string, origin: string): Promise
 
 /** Parses a C2SP Ed25519 vkey, or returns null with no side effects when it is malformed. */
 export function parseVkey(vkey: string): LogVerifierKey | null {
-  const parts = vkey.trim().split('+');
-  if (parts.length !== 3) return null;
-  const [name, hexId, encoded] = parts as [string, string, string];
+  // The base64 part may itself contain '+': split on the first two only.
+  const text = vkey.trim();
+  const first = text.indexOf('+');
+  const second = text.indexOf('+', first + 1);
+  if (first < 0 || second < 0) return null;
+  const name = text.slice(0, first);
+  const hexId = text.slice(first + 1, second);
+  const encoded = text.slice(second + 1);
   if (!isValidKeyName(name) || !/^[0-9a-f]{8}$/.test(hexId)) return null;
   const bytes = decodeBase64Strict(encoded);
   if (!bytes || bytes.length !== 33 || bytes[0] !== ED25519_TYPE) return null;

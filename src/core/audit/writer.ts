@@ -252,6 +252,17 @@ function validateState(fd: number, state: TailState, size: number): TailState | 
     readFully(fd, before, state.bytes - state.tailLen - 1);
     if (before[0] !== LF) return null;
   }
+  // The tail line must agree with the counters too (guards against a stale or hand-edited cache).
+  const line = tail.subarray(0, tail.length - 1);
+  const value = parseLine(line);
+  if (!value) return null;
+  if (value['kind'] === 'checkpoint') {
+    if (value['size'] !== state.events || value['size'] !== state.checkpointSize) return null;
+    const frontier = new Frontier(state.events, state.frontier.map((h) => Buffer.from(h, 'hex')));
+    if (value['root'] !== frontier.root().toString('hex')) return null;
+  } else if (value['seq'] !== state.events - 1 || hashLeaf(line).toString('hex') !== state.lastLeaf) {
+    return null;
+  }
   return state;
 }
 

@@ -5,6 +5,9 @@
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { SecureContext } from 'node:tls';
+// @peculiar/x509's dependency injection (tsyringe) needs the Reflect metadata
+// API; this module is the only importer, so the polyfill loads only for `run`.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { AgentAuthError, ExitCode } from '../errors.js';
 

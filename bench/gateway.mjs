@@ -1,0 +1,151 @@
+// Gateway throughput, latency, memory and SSE time-to-first-byte, against its
+// peers measured in the same run on the same machine:
+//   direct upstream · a plain Node hop that rewrites one header · the gateway
+//   (through the built CLI: `agentauth run -- <load generator>`, audit on) ·
+//   mitmproxy with a header-rewriting addon, when `mitmdump` is installed.
+// Usage: node bench/gateway.mjs [--seconds N] [--connections N]   (needs `npm run build`)
+// Prints a markdown table. Loopback only; every loop is bounded in time.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin/agentauth.js');
+const LOAD = join(ROOT, 'bench/gateway-load.mjs');
+const SERVERS = join(ROOT, 'bench/gateway-servers.mjs');
+const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
+const seconds = arg('--seconds', 5);
+const connections = arg('--connections', 32);
+const REAL = 'sk-bench-REAL-0123456789abcdef0123';
+const PH = 'aa-ph-bench-placeholder';
+const HOST = '127.0.0.2';
+
+const dir = mkdtempSync(join(tmpdir(), 'agentauth-gwbench-'));
+const children = [];
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function startServer(args) {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolveReady, reject) => {
+    child.stdout.once('data', (chunk) => resolveReady(JSON.parse(chunk.toString().split('\n')[0])));
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
+  });
+}
+
+function freePort() {
+  return new Promise((resolvePort) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function waitForPort(port, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const ok = await new Promise((resolveTry) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolveTry(true);
+      });
+      socket.on('error', () => resolveTry(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+function load(options, wrapper = []) {
+  const json = JSON.stringify({ connections, durationMs: seconds * 1000, warmupMs: 1000, ...options });
+  const [cmd, ...rest] = wrapper.length ? wrapper : [process.execPath];
+  const args = wrapper.length ? [...rest, process.execPath, LOAD, json] : [LOAD, json];
+  const out = execFileSync(cmd, args, { env: wrapper.length ? homeEnv : process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20, timeout: (seconds + 60) * 1000 });
+  return JSON.parse(out.trim().split('\n').at(-1));
+}
+
+// --- fixtures: certificate, upstream, install ---------------------------------
+const keyFile = join(dir, 'up-key.pem');
+const certFile = join(dir, 'up-cert.pem');
+execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=IP:${HOST}`], { stdio: 'ignore' });
+const upstream = await startServer([SERVERS, 'upstream', JSON.stringify({ host: HOST, key: REAL, keyFile, certFile })]);
+const passFile = join(dir, 'pass');
+writeFileSync(passFile, 'bench passphrase\n', { mode: 0o600 });
+const homeEnv = { PATH: process.env.PATH, HOME: dir, LANG: 'C.UTF-8', AGENTAUTH_HOME: join(dir, 'aa'), AGENTAUTH_PASSPHRASE_FILE: passFile };
+const cli = (args, input) => execFileSync(process.execPath, [BIN, ...args], { env: homeEnv, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+cli(['init', '--backend', 'file', '--yes']);
+cli(['agent', 'add', 'bench', '--scope', 'bench:run']);
+cli(['secret', 'add', 'up', '--host', `${HOST}:${upstream.http}`, '--header', 'Authorization', '--format', 'Bearer {}', '--env', 'UP_KEY'], REAL);
+cli(['secret', 'add', 'ups', '--host', `${HOST}:${upstream.https}`, '--header', 'Authorization', '--format', 'Bearer {}', '--env', 'UPS_KEY'], REAL);
+cli(['grant', 'bench', 'up']);
+cli(['grant', 'bench', 'ups']);
+const run = [process.execPath, BIN, 'run', '--agent', 'bench', '--upstream-ca', certFile, '--'];
+
+const hop = await startServer([SERVERS, 'hop', JSON.stringify({ key: REAL, placeholder: PH })]);
+
+let mitm = null;
+const hasMitm = spawnSync('sh', ['-c', 'command -v mitmdump']).status === 0;
+if (hasMitm) {
+  const port = await freePort();
+  const confdir = join(dir, 'mitm');
+  const addon = join(dir, 'swap.py');
+  writeFileSync(addon, `def request(flow):\n    if flow.request.headers.get("authorization") == "Bearer ${PH}":\n        flow.request.headers["authorization"] = "Bearer ${REAL}"\n`);
+  const child = spawn('mitmdump', ['--listen-host', '127.0.0.1', '--listen-port', String(port), '-q', '-s', addon, '--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${certFile}`], { stdio: 'ignore' });
+  children.push(child);
+  await waitForPort(port);
+  mitm = { port, ca: join(confdir, 'mitmproxy-ca-cert.pem') };
+  if (!existsSync(mitm.ca)) mitm = null;
+}
+
+// --- measurements ------------------------------------------------------------
+const rows = [];
+const results = {};
+function record(name, label, result) {
+  results[name] = result;
+  rows.push([label, result.rps.toFixed(0), result.p50.toFixed(2), result.p99.toFixed(2), String(result.errors + result.statusErrors), result.rssMaxKiB ? (result.rssMaxKiB / 1024).toFixed(1) : '']);
+  console.error(`  ${label}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms`);
+}
+
+const http = { host: HOST, port: upstream.http, path: '/v1/bench' };
+const tlsTarget = { host: HOST, port: upstream.https, path: '/v1/bench', https: true };
+record('direct', 'HTTP: direct to upstream', load({ ...http, key: REAL }));
+record('hop', 'HTTP: plain Node hop (rewrites one header)', load({ ...http, via: 'absolute', proxy: `http://127.0.0.1:${hop.port}`, key: PH }));
+record('gateway', 'HTTP: agentauth gateway (audit on)', load({ ...http, via: 'absolute', envProxy: true, keyEnv: 'UP_KEY', rssOfParent: true }, run));
+if (mitm) record('mitm', 'HTTP: mitmproxy (header-rewriting addon)', load({ ...http, via: 'absolute', proxy: `http://127.0.0.1:${mitm.port}`, key: PH }));
+record('directTls', 'HTTPS: direct to upstream', load({ ...tlsTarget, ca: certFile, key: REAL }));
+record('gatewayTls', 'HTTPS: agentauth gateway, TLS terminated (audit on)', load({ ...tlsTarget, via: 'connect', envProxy: true, keyEnv: 'UPS_KEY', ca: join(dir, 'aa', 'ca.pem'), rssOfParent: true }, run));
+if (mitm) record('mitmTls', 'HTTPS: mitmproxy, TLS terminated', load({ ...tlsTarget, via: 'connect', proxy: `http://127.0.0.1:${mitm.port}`, ca: mitm.ca, key: PH }));
+
+const ttfbDirect = load({ ...tlsTarget, path: '/sse', ca: certFile, key: REAL, ttfb: true });
+const ttfbGateway = load({ ...tlsTarget, path: '/sse', via: 'connect', envProxy: true, keyEnv: 'UPS_KEY', ca: join(dir, 'aa', 'ca.pem'), ttfb: true }, run);
+
+// --- report ------------------------------------------------------------------
+const ratio = (a, b) => (a && b ? a.rps / b.rps : NaN);
+const fmt = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : 'n/a');
+const check = (ok) => (ok === null ? 'n/a' : ok ? 'met' : 'NOT met');
+const rssMiB = Math.max(results.gateway.rssMaxKiB, results.gatewayTls.rssMaxKiB) / 1024;
+const targets = [
+  ['gateway ÷ plain Node hop (HTTP)', fmt(ratio(results.gateway, results.hop)), '≥ 0.9×', check(ratio(results.gateway, results.hop) >= 0.9)],
+  ['gateway ÷ mitmproxy (HTTP)', mitm ? fmt(ratio(results.gateway, results.mitm)) : 'mitmproxy unavailable', '≥ 8×', mitm ? check(ratio(results.gateway, results.mitm) >= 8) : 'n/a'],
+  ['gateway ÷ mitmproxy (HTTPS termination)', mitm ? fmt(ratio(results.gatewayTls, results.mitmTls)) : 'mitmproxy unavailable', '≥ 8×', mitm ? check(ratio(results.gatewayTls, results.mitmTls) >= 8) : 'n/a'],
+  ['gateway p99 (HTTP / HTTPS)', `${results.gateway.p99.toFixed(2)} / ${results.gatewayTls.p99.toFixed(2)} ms`, '≤ 15 ms', check(results.gateway.p99 <= 15 && results.gatewayTls.p99 <= 15)],
+  [`gateway RSS under ${connections} connections`, rssMiB ? `${rssMiB.toFixed(1)} MiB` : 'n/a', '≤ 80 MiB', rssMiB ? check(rssMiB <= 80) : 'n/a'],
+  ['SSE time to first byte, median (direct / gateway)', `${ttfbDirect.median.toFixed(2)} / ${ttfbGateway.median.toFixed(2)} ms`, '≤ direct + 5 ms', check(ttfbGateway.median - ttfbDirect.median <= 5)],
+];
+const table = (header, body) => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...body.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+console.log(`## gateway
+
+${connections} keep-alive connections, ${seconds} s per peer after 1 s warm-up, loopback, Node ${process.versions.node}; load generator, proxy and upstream share the machine's cores.${mitm ? '' : ' mitmproxy: not installed (`apt-get install mitmproxy`), so its rows are missing.'}
+
+${table(['path', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'proxy RSS MiB'], rows)}
+
+${table(['target', 'measured', 'goal', ''], targets)}
+`);
+process.exit(0);

@@ -1,0 +1,334 @@
+// `agentauth run [--agent NAME] [--secret S…] [--deny-unlisted] [--no-inherit-env] [--upstream-ca FILE] -- CMD [ARGS…]`
+//
+// Mints a session token, starts the gateway on loopback, runs CMD with
+// placeholders and proxy settings in its environment, and exits the way CMD
+// exited. Failures before CMD starts exit 125 (126 not executable, 127 not
+// found), so they cannot be mistaken for CMD's own exit codes.
+//
+// Death by signal: after cleanup (gateway closed, run.end and a checkpoint
+// written) `run` removes its own handler for that signal and sends the same
+// signal to itself, so a shell sees e.g. 143 for SIGTERM or 137 for SIGKILL,
+// exactly as if CMD had run directly. Should the signal not end us (it is
+// ignored by inheritance), we exit 128 + the signal number instead.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join, basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { updateConfig, type AgentRecord, type Config } from '../core/config.js';
+import { findAgent } from '../core/agents.js';
+import { AgentAuthError, ExitCode, isAgentAuthError, notFoundError, policyError, usageError } from '../core/errors.js';
+import { entryName } from '../core/keystore/index.js';
+import { buildJwks, loadActiveSigner } from '../core/issuer.js';
+import { createTokenVerifier, mintToken, type MintedToken } from '../core/tokens.js';
+import { buildEffectivePolicy, findSecret } from '../core/secrets.js';
+import { decryptValues, obtainVaultKey } from '../core/vault.js';
+import { createAuditBatcher, type AuditEventDraft } from '../core/gateway/audit-batch.js';
+import type { Context, KeystoreFlags } from './context.js';
+import type { CommandResult } from './result.js';
+import { loadConfig, openKeystore } from './state.js';
+import { requireEntry, type Keystore } from '../core/keystore/index.js';
+
+export interface RunFlags extends KeystoreFlags {
+  agent?: string;
+  secret?: string[];
+  denyUnlisted?: boolean;
+  /** commander's --no-inherit-env sets this to false. */
+  inheritEnv?: boolean;
+  upstreamCa?: string[];
+}
+
+/** Session tokens are short-lived and renewed at half-life (gateway.md, run step 1). */
+export const SESSION_TTL_SECONDS = 10 * 60;
+
+export async function runCommand(ctx: Context, command: string[], flags: RunFlags): Promise<CommandResult> {
+  const [file, ...args] = command;
+  if (!file) throw usageError('NO_COMMAND', 'no command to run', { hint: 'agentauth run [--agent NAME] -- CMD [ARGS…]' });
+  let prepared: PreparedRun;
+  try {
+    prepared = await prepareRun(ctx, flags);
+  } catch (error) {
+    throw asStartFailure(error);
+  }
+  return executeRun(ctx, prepared, file, args);
+}
+
+/** Every failure before CMD starts is 125 (keeping its code and message), per gateway.md. */
+function asStartFailure(error: unknown): AgentAuthError {
+  if (isAgentAuthError(error)) {
+    if (error.exitCode === ExitCode.runCannotStart) return error;
+    return new AgentAuthError(error.code, ExitCode.runCannotStart, error.message, { ...(error.hint ? { hint: error.hint } : {}), ...(error.details ? { details: error.details } : {}), cause: error });
+  }
+  return new AgentAuthError('RUN_CANNOT_START', ExitCode.runCannotStart, `agentauth run could not start: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+interface PreparedRun {
+  config: Config;
+  agent: AgentRecord;
+  keystore: Keystore;
+  runId: string;
+  cleanup: (() => void | Promise<void>)[];
+  gatewayPort: number;
+  env: Record<string, string>;
+  secretNames: string[];
+  session: import('../core/gateway/session.js').Session<MintedToken>;
+  gateway: import('../core/gateway/server.js').Gateway;
+  audit: import('../core/gateway/audit-batch.js').AuditBatcher;
+  auditErrors: { count: number };
+  stopAudit: () => Promise<void>;
+}
+
+/** Decision: --agent is required unless exactly one agent exists. */
+function chooseAgent(config: Config, name: string | undefined): AgentRecord {
+  if (name !== undefined) return findAgent(config, name);
+  const agents = Object.values(config.agents);
+  if (agents.length === 1) return agents[0]!;
+  if (agents.length === 0) throw notFoundError('NO_AGENT', 'no agent exists yet', { hint: 'add one with: agentauth agent add NAME --scope … --secret …' });
+  throw usageError('AGENT_REQUIRED', `there are ${agents.length} agents; say which one runs the command`, { hint: `agentauth run --agent NAME -- …  (agents: ${agents.map((agent) => agent.name).join(', ')})` });
+}
+
+async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
+  const config = loadConfig(ctx);
+  const agent = chooseAgent(config, flags.agent);
+  const granted = new Map(agent.grants.map((grant) => [grant.secret, grant]));
+  const secretNames = flags.secret ? [...new Set(flags.secret)] : [...granted.keys()];
+  for (const name of secretNames) {
+    findSecret(config, name);
+    if (!granted.has(name)) {
+      throw policyError('SECRET_NOT_GRANTED', `agent "${agent.name}" holds no grant of secret "${name}"`, { hint: `grant it with: agentauth grant ${agent.name} ${name}` });
+    }
+  }
+  // Heavy modules only now: `token mint` never pays for TLS and X.509.
+  const [tls, { startGateway }, { obtainLocalCa }, { createLeafCache }, { createRunSecret }, trust, { buildChildEnv }, { startSession }] = await Promise.all([
+    import('node:tls'),
+    import('../core/gateway/server.js'),
+    import('../core/gateway/ca-store.js'),
+    import('../core/gateway/ca.js'),
+    import('../core/gateway/policy.js'),
+    import('../core/gateway/trust.js'),
+    import('../core/gateway/child-env.js'),
+    import('../core/gateway/session.js'),
+  ]);
+  const upstreamExtra = (flags.upstreamCa ?? []).flatMap((file) => trust.readUpstreamCa(file));
+
+  const keystore = await openKeystore(ctx, config, flags);
+  const signer = await loadActiveSigner(config, keystore);
+  const cleanup: (() => void | Promise<void>)[] = [];
+  const runId = randomBytes(12).toString('base64url');
+  const audience = `urn:agentauth:gateway:${runId}`;
+
+  // Values are decrypted here, in the process that runs the gateway, and nowhere else.
+  let values = new Map<string, Buffer>();
+  if (secretNames.length > 0) {
+    const { key } = await obtainVaultKey(config, keystore, { create: false });
+    values = decryptValues(ctx.paths.vault, key, secretNames);
+  }
+  const runSecrets = secretNames.map((name) => createRunSecret(config.secrets[name]!, buildEffectivePolicy(config.secrets[name]!, granted.get(name)!), values.get(name)!));
+  cleanup.push(() => {
+    for (const secret of runSecrets) secret.value.fill(0);
+  });
+
+  const { ca, createdKey } = await obtainLocalCa(config, keystore, ctx.paths, new Date());
+  if (createdKey) {
+    await updateConfig(ctx.paths, (current) => {
+      if (!current.keystoreEntries.includes(entryName.caKey)) current.keystoreEntries.push(entryName.caKey);
+    });
+  }
+
+  const auditErrors = { count: 0 };
+  // Appends (lock + fsync) run on a worker thread; requests only queue events.
+  const { startAuditThread } = await import('../core/gateway/audit-thread.js');
+  const auditThread = startAuditThread({
+    file: ctx.paths.auditLog,
+    origin: config.log.origin,
+    vkey: config.log.vkey,
+    recoverActor: ctx.actor,
+    logKeyJwk: await requireEntry(keystore, entryName.logKey),
+  });
+  const audit = createAuditBatcher(auditThread.append, (error) => {
+    auditErrors.count += 1;
+    if (auditErrors.count === 1) ctx.warn(`the audit log could not be written (${(error as Error).message}); traffic continues, the log will show a gap in coverage`);
+  });
+
+  const mintEvent = (minted: { jti: string; kid: string; exp: number; aud: string; scope: string[] }): AuditEventDraft => ({
+    kind: 'token.mint',
+    actor: ctx.actor,
+    data: { agent: agent.name, aud: minted.aud, scope: minted.scope.join(' '), jti: minted.jti, kid: minted.kid, exp: minted.exp, purpose: 'gateway-session' },
+  });
+  const ttlSeconds = Math.min(SESSION_TTL_SECONDS, agent.maxTtl);
+  const verifyToken = createTokenVerifier({ keys: buildJwks(config, Math.floor(Date.now() / 1000)), issuer: config.issuer, audience, clockToleranceSeconds: 0 });
+  const session = await startSession({
+    agent: agent.name,
+    // The session token carries no scopes: it opens this gateway and nothing else.
+    mint: () => mintToken({ agent, issuer: config.issuer, aud: audience, scopes: [], ttlSeconds, skipAudienceCheck: true }, signer),
+    verify: async (token) => {
+      const { claims } = await verifyToken(token);
+      return { jti: String(claims.jti), sub: String(claims.sub), exp: Number(claims.exp) };
+    },
+    onRenew: (minted) => audit.push(mintEvent(minted)),
+    onError: (error) => ctx.warn(`could not renew the session token (${(error as Error).message})`),
+  });
+  cleanup.push(() => session.stop());
+  // Queued before anything else of this run, so the log shows the mint before any use of the token.
+  audit.push(mintEvent(session.initial));
+
+  const upstreamContext = tls.createSecureContext({ ca: trust.buildUpstreamRoots(upstreamExtra) });
+  const contextForHost = createLeafCache(ca, (leaf) => tls.createSecureContext({ key: leaf.keyPem, cert: leaf.certPem }));
+  const gateway = await startGateway({
+    agent: agent.name,
+    secrets: runSecrets,
+    authenticate: (token) => session.authenticate(token),
+    placeholderPrincipal: session.principal,
+    contextForHost,
+    upstreamContext,
+    denyUnlisted: flags.denyUnlisted === true,
+    onEvent: (event) => audit.push(event),
+  });
+  cleanup.push(() => gateway.close());
+
+  const dir = mkdtempSync(join(tmpdir(), 'agentauth-run-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const bundleFile = join(dir, 'ca-bundle.pem');
+  writeFileSync(bundleFile, trust.buildChildBundle(ctx.env, ca.certPem), { mode: 0o644 });
+  const env = buildChildEnv({
+    parent: ctx.env,
+    inherit: flags.inheritEnv !== false,
+    port: gateway.port,
+    sessionToken: session.initial.token,
+    caFile: ctx.paths.caCert,
+    bundleFile,
+    secrets: runSecrets.map((secret) => ({
+      name: secret.name,
+      placeholder: secret.placeholder,
+      ...(secret.record.env !== undefined ? { env: secret.record.env } : {}),
+      ...(secret.record.baseUrlEnv !== undefined ? { baseUrlEnv: secret.record.baseUrlEnv } : {}),
+    })),
+  });
+  return { config, agent, keystore, runId, cleanup, gatewayPort: gateway.port, env, secretNames, session, gateway, audit, auditErrors, stopAudit: () => auditThread.stop() };
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
+async function executeRun(ctx: Context, run: PreparedRun, file: string, args: string[]): Promise<CommandResult> {
+  const started = performance.now();
+  let child: ChildProcess;
+  try {
+    child = await spawnChild(file, args, run.env);
+  } catch (error) {
+    await runCleanup(run);
+    await run.audit.close([]).catch(() => {});
+    await run.stopAudit();
+    throw error;
+  }
+  run.audit.push({
+    kind: 'run.start',
+    actor: ctx.actor,
+    data: { agent: run.agent.name, command: basename(file), secrets: run.secretNames, port: run.gatewayPort, jti: run.session.initial.jti },
+  });
+
+  // SIGINT: on a terminal the child gets it from the terminal itself (same
+  // foreground process group), so we only keep from dying of it; otherwise
+  // (a supervisor, a pipeline) we forward it like the others.
+  const forwarded = ctx.io.stdin.isTTY === true ? FORWARDED : [...FORWARDED, 'SIGINT' as const];
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const signal of forwarded) {
+    const handler = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    };
+    handlers.set(signal, handler);
+    process.on(signal, handler);
+  }
+  if (ctx.io.stdin.isTTY === true) {
+    const ignore = () => {};
+    handlers.set('SIGINT', ignore);
+    process.on('SIGINT', ignore);
+  }
+
+  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const ms = Math.round(performance.now() - started);
+  await runCleanup(run);
+  const stats = run.gateway.stats;
+  try {
+    await run.audit.close([
+      {
+        kind: 'run.end',
+        actor: ctx.actor,
+        data: {
+          agent: run.agent.name,
+          jti: run.session.current().jti,
+          ...(outcome.signal ? { signal: outcome.signal } : { exit_code: outcome.code ?? 0 }),
+          ms,
+          requests: stats.requests,
+          denied: stats.denied,
+          unauthenticated: stats.unauthenticated,
+        },
+      },
+    ]);
+  } catch (error) {
+    ctx.warn(`could not write run.end to the audit log (${(error as Error).message})`);
+  }
+  await run.stopAudit();
+  for (const [signal, handler] of handlers) process.off(signal, handler);
+
+  if (outcome.signal) {
+    const number = osConstants.signals[outcome.signal] ?? 0;
+    await dieOfSignal(outcome.signal);
+    return { data: { signal: outcome.signal }, exitCode: 128 + number };
+  }
+  return { data: { exitCode: outcome.code ?? 0 }, exitCode: outcome.code ?? 0 };
+}
+
+async function runCleanup(run: PreparedRun): Promise<void> {
+  const steps = run.cleanup.splice(0).reverse();
+  for (const step of steps) {
+    try {
+      await step();
+    } catch {
+      // Best effort: one failed step must not skip the others.
+    }
+  }
+}
+
+/** Spawns with stdio inherited; resolves once the process exists, rejects with 126/127/125. */
+function spawnChild(file: string, args: string[], env: Record<string, string>): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, { stdio: 'inherit', env });
+    } catch (error) {
+      reject(startError(file, error as NodeJS.ErrnoException));
+      return;
+    }
+    child.once('spawn', () => resolve(child));
+    child.once('error', (error: NodeJS.ErrnoException) => reject(startError(file, error)));
+  });
+}
+
+function startError(file: string, error: NodeJS.ErrnoException): AgentAuthError {
+  switch (error.code) {
+    case 'ENOENT':
+      return new AgentAuthError('COMMAND_NOT_FOUND', ExitCode.runNotFound, `command not found: ${file}`, { hint: 'check the name and PATH' });
+    case 'EACCES':
+    case 'EISDIR':
+    case 'ENOEXEC':
+    case 'EPERM':
+      return new AgentAuthError('COMMAND_NOT_EXECUTABLE', ExitCode.runNotExecutable, `cannot execute ${file} (${error.code})`, { hint: `check that it is a program and executable (chmod +x ${file})` });
+    default:
+      return new AgentAuthError('RUN_CANNOT_START', ExitCode.runCannotStart, `could not start ${file} (${error.code ?? error.message})`);
+  }
+}
+
+/** Re-raises the child's fatal signal on ourselves; returns only if we survived it. */
+async function dieOfSignal(signal: NodeJS.Signals): Promise<void> {
+  // Our handlers are gone, so the default action applies (proper-lockfile's
+  // signal-exit, if loaded, runs its exit hooks and re-raises the same signal).
+  try {
+    process.kill(process.pid, signal);
+  } catch {
+    return;
+  }
+  // Delivery is asynchronous; give it a moment before falling back to 128+n.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}

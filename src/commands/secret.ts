@@ -1,0 +1,186 @@
+// `secret add | list | rm | rotate` and `grant` (gateway.md, "Secrets").
+// Values never come from argv: stdin, a hidden prompt, or --from-file.
+import { readFileSync } from 'node:fs';
+import { updateConfig, type Config, type SecretRecord } from '../core/config.js';
+import { AgentAuthError, usageError } from '../core/errors.js';
+import { buildSecretRecord, findSecret, removeSecret, validateSecretValue, type SecretInput } from '../core/secrets.js';
+import { validateName } from '../core/names.js';
+import { encryptValue, obtainVaultKey, updateVault } from '../core/vault.js';
+import { entryName } from '../core/keystore/index.js';
+import { renderSecret, renderSecretList, type SecretView } from '../ui/render-gateway.js';
+import { recordEvents } from './audit-events.js';
+import { readAllStdin, type Context, type KeystoreFlags } from './context.js';
+import type { CommandResult } from './result.js';
+import { loadConfig, openKeystore } from './state.js';
+
+export interface SecretAddFlags extends KeystoreFlags {
+  host: string[];
+  path?: string;
+  method?: string[];
+  header?: string;
+  format?: string;
+  query?: string;
+  env?: string;
+  baseUrlEnv?: string;
+  fromFile?: string;
+}
+
+export interface SecretValueFlags extends KeystoreFlags {
+  fromFile?: string;
+}
+
+/** The value, from --from-file, piped stdin, or a hidden prompt on a terminal; never argv. */
+async function readSecretValue(ctx: Context, name: string, flags: SecretValueFlags): Promise<Buffer> {
+  if (flags.fromFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.fromFile, 'utf8');
+    } catch (error) {
+      throw usageError('UNREADABLE_VALUE_FILE', `cannot read --from-file ${flags.fromFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+    return validateSecretValue(text);
+  }
+  if (ctx.io.stdin.isTTY !== true) {
+    if (flags.passphraseStdin) {
+      throw usageError('STDIN_CONFLICT', 'stdin cannot carry both the secret value and the passphrase', { hint: 'use --from-file for the value, or --passphrase-file / AGENTAUTH_PASSPHRASE_FILE for the passphrase' });
+    }
+    return validateSecretValue(await readAllStdin(ctx.io.stdin));
+  }
+  if (!ctx.interactive) {
+    throw usageError('VALUE_REQUIRED', `no value for secret "${name}" and no terminal to ask on`, { hint: 'pipe it in (printf %s "$KEY" | agentauth secret add …) or pass --from-file FILE' });
+  }
+  const { promptSecretValue } = await import('../ui/prompts.js');
+  return validateSecretValue(await promptSecretValue(name));
+}
+
+function toSecretInput(flags: SecretAddFlags): SecretInput {
+  return {
+    hosts: flags.host,
+    ...(flags.path !== undefined ? { path: flags.path } : {}),
+    ...(flags.method ? { methods: flags.method } : {}),
+    ...(flags.header !== undefined ? { header: flags.header } : {}),
+    ...(flags.format !== undefined ? { format: flags.format } : {}),
+    ...(flags.query !== undefined ? { query: flags.query } : {}),
+    ...(flags.env !== undefined ? { env: flags.env } : {}),
+    ...(flags.baseUrlEnv !== undefined ? { baseUrlEnv: flags.baseUrlEnv } : {}),
+  };
+}
+
+/** What the audit log keeps of a binding: names and places, never the value. */
+function describeBinding(record: SecretRecord): Record<string, unknown> {
+  return {
+    secret: record.name,
+    hosts: record.hosts,
+    ...(record.pathPrefix !== undefined ? { path: record.pathPrefix } : {}),
+    ...(record.methods ? { methods: record.methods } : {}),
+    ...(record.header !== undefined ? { header: record.header } : { query: record.query }),
+  };
+}
+
+export async function addSecretCommand(ctx: Context, name: string, flags: SecretAddFlags): Promise<CommandResult> {
+  validateName(name, 'secret');
+  const record = buildSecretRecord(name, toSecretInput(flags), new Date());
+  const before = loadConfig(ctx);
+  if (before.secrets[name]) throw secretExists(name);
+  assertEnvUnclaimed(before, record);
+  const value = await readSecretValue(ctx, name, flags);
+  const keystore = await openKeystore(ctx, before, flags);
+  const vaultKey = await obtainVaultKey(before, keystore, { create: true });
+  // Lock order everywhere: config, then vault. The config lock makes the
+  // existence check and both writes one step against a concurrent add.
+  const { config } = await updateConfig(ctx.paths, async (config) => {
+    if (config.secrets[name]) throw secretExists(name);
+    assertEnvUnclaimed(config, record);
+    await updateVault(ctx.paths.vault, (vault) => {
+      vault.values[name] = encryptValue(vaultKey.key, name, value, new Date());
+    });
+    config.secrets[name] = record;
+    if (!config.keystoreEntries.includes(entryName.vaultKey)) config.keystoreEntries.push(entryName.vaultKey);
+  });
+  value.fill(0);
+  await recordEvents(ctx, config, [{ kind: 'secret.add', actor: ctx.actor, data: describeBinding(record) }], keystore);
+  const view = toView(config, record);
+  return { data: { secret: view }, render: (style) => `${style.green('Added secret')} ${name} (value encrypted in ${ctx.paths.vault})\n${renderSecret(view, style)}` };
+}
+
+function secretExists(name: string): AgentAuthError {
+  return usageError('SECRET_EXISTS', `secret "${name}" already exists`, { hint: `change its value with: agentauth secret rotate ${name}; change its binding with: agentauth secret rm ${name} then add it again` });
+}
+
+/** Two secrets writing the same --env or --base-url-env would overwrite each other in the child. */
+function assertEnvUnclaimed(config: Config, record: SecretRecord): void {
+  for (const other of Object.values(config.secrets)) {
+    for (const name of [record.env, record.baseUrlEnv]) {
+      if (name !== undefined && (other.env === name || other.baseUrlEnv === name)) {
+        throw usageError('ENV_TAKEN', `secret "${other.name}" already sets ${name} in the child's environment`);
+      }
+    }
+  }
+}
+
+export async function rotateSecretCommand(ctx: Context, name: string, flags: SecretValueFlags): Promise<CommandResult> {
+  const before = loadConfig(ctx);
+  findSecret(before, name);
+  const value = await readSecretValue(ctx, name, flags);
+  const keystore = await openKeystore(ctx, before, flags);
+  const vaultKey = await obtainVaultKey(before, keystore, { create: true });
+  const now = new Date();
+  const { config, result: record } = await updateConfig(ctx.paths, async (config) => {
+    const record = findSecret(config, name);
+    await updateVault(ctx.paths.vault, (vault) => {
+      vault.values[name] = encryptValue(vaultKey.key, name, value, now);
+    });
+    record.rotatedAt = now.toISOString();
+    if (!config.keystoreEntries.includes(entryName.vaultKey)) config.keystoreEntries.push(entryName.vaultKey);
+    return record;
+  });
+  value.fill(0);
+  await recordEvents(ctx, config, [{ kind: 'secret.rotate', actor: ctx.actor, data: { secret: name } }], keystore);
+  return { data: { secret: toView(config, record) }, render: (style) => `${style.green('Rotated secret')} ${name}: runs started from now on use the new value` };
+}
+
+export async function removeSecretCommand(ctx: Context, name: string): Promise<CommandResult> {
+  validateName(name, 'secret');
+  const { config, result } = await updateConfig(ctx.paths, async (config) => {
+    const removed = removeSecret(config, name, new Date());
+    await updateVault(ctx.paths.vault, (vault) => {
+      delete vault.values[name];
+    });
+    return removed;
+  });
+  await recordEvents(ctx, config, [{ kind: 'secret.remove', actor: ctx.actor, data: { secret: name, revoked_from: result.revokedFrom } }]);
+  return {
+    data: { secret: name, revokedFrom: result.revokedFrom },
+    render: (style) =>
+      `${style.green('Removed secret')} ${name}${result.revokedFrom.length ? ` and its grants to ${result.revokedFrom.join(', ')}` : ''}`,
+  };
+}
+
+export async function listSecretsCommand(ctx: Context, opts: { names?: boolean }): Promise<CommandResult> {
+  const config = loadConfig(ctx);
+  const views = Object.values(config.secrets)
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((record) => toView(config, record));
+  if (opts.names) return { data: { secrets: views.map((view) => view.name) }, render: () => views.map((view) => view.name).join('\n') };
+  return { data: { secrets: views }, render: (style) => renderSecretList(views, style) };
+}
+
+function toView(config: Config, record: SecretRecord): SecretView {
+  const grants = Object.values(config.agents)
+    .flatMap((agent) => agent.grants.filter((grant) => grant.secret === record.name).map((grant) => ({ agent: agent.name, ...(grant.methods ? { methods: grant.methods } : {}), ...(grant.paths ? { paths: grant.paths } : {}) })))
+    .sort((a, b) => a.agent.localeCompare(b.agent));
+  return {
+    name: record.name,
+    hosts: record.hosts,
+    ...(record.pathPrefix !== undefined ? { path: record.pathPrefix } : {}),
+    ...(record.methods ? { methods: record.methods } : {}),
+    ...(record.header !== undefined ? { header: record.header } : {}),
+    ...(record.format !== undefined ? { format: record.format } : {}),
+    ...(record.query !== undefined ? { query: record.query } : {}),
+    ...(record.env !== undefined ? { env: record.env } : {}),
+    ...(record.baseUrlEnv !== undefined ? { baseUrlEnv: record.baseUrlEnv } : {}),
+    createdAt: record.createdAt,
+    ...(record.rotatedAt !== undefined ? { rotatedAt: record.rotatedAt } : {}),
+    grants,
+  };
+}

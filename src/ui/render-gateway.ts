@@ -1,0 +1,68 @@
+// Human output for `secret …`, `grant` and `run`. Never shows a value.
+import type { GrantRecord } from '../core/config.js';
+import type { Style } from './style.js';
+import { formatTable } from './table.js';
+
+export interface SecretView {
+  name: string;
+  hosts: string[];
+  path?: string;
+  methods?: string[];
+  header?: string;
+  format?: string;
+  query?: string;
+  env?: string;
+  baseUrlEnv?: string;
+  createdAt: string;
+  rotatedAt?: string;
+  grants: { agent: string; methods?: string[]; paths?: string[] }[];
+}
+
+function describePlacement(view: SecretView): string {
+  if (view.header !== undefined) return view.format ? `header ${view.header}: ${view.format}` : `header ${view.header}`;
+  return `query ?${view.query}=`;
+}
+
+function describeGrantLimits(grant: { methods?: string[]; paths?: string[] }): string {
+  const parts = [grant.methods ? grant.methods.join(',') : '', grant.paths ? grant.paths.join(',') : ''].filter(Boolean);
+  return parts.length ? ` (${parts.join(' ')})` : '';
+}
+
+export function renderSecret(view: SecretView, style: Style): string {
+  const lines = [
+    `  ${style.dim('hosts')}    ${view.hosts.join(', ')}`,
+    `  ${style.dim('sent in')}  ${describePlacement(view)}`,
+    `  ${style.dim('methods')}  ${view.methods ? view.methods.join(', ') : 'any'}`,
+    `  ${style.dim('paths')}    ${view.path ?? 'any'}`,
+  ];
+  if (view.env) lines.push(`  ${style.dim('env')}      ${view.env} (a placeholder in the child)`);
+  if (view.baseUrlEnv) lines.push(`  ${style.dim('base url')} ${view.baseUrlEnv}`);
+  lines.push(`  ${style.dim('granted')}  ${view.grants.length ? view.grants.map((grant) => `${grant.agent}${describeGrantLimits(grant)}`).join(', ') : 'to no agent yet'}`);
+  return lines.join('\n');
+}
+
+export function renderSecretList(views: SecretView[], style: Style): string {
+  if (views.length === 0) return style.dim('No secrets yet. Add one with: printf %s "$KEY" | agentauth secret add NAME --host HOST --header NAME');
+  return formatTable(
+    views.map((view) => [
+      view.name,
+      view.hosts.join(','),
+      describePlacement(view),
+      view.methods ? view.methods.join(',') : 'any',
+      view.path ?? '/',
+      view.env ?? '',
+      view.grants.length ? view.grants.map((grant) => `${grant.agent}${describeGrantLimits(grant)}`).join(', ') : '-',
+    ]),
+    ['NAME', 'HOSTS', 'SENT IN', 'METHODS', 'PATH', 'ENV', 'GRANTED TO'].map((title) => style.bold(title)),
+  );
+}
+
+export function renderGrant(agent: string, grant: GrantRecord, style: Style): string {
+  return `${style.green('Granted')} ${grant.secret} to ${agent}${describeGrantLimits(grant) || ' (everything the secret allows)'}`;
+}
+
+/** The one line `run` prints to stderr before the child starts (only on a terminal). */
+export function renderRunBanner(info: { agent: string; port: number; secrets: string[] }, style: Style): string {
+  const secrets = info.secrets.length ? info.secrets.join(', ') : 'no secrets';
+  return style.dim(`agentauth: ${info.agent} via gateway 127.0.0.1:${info.port} (${secrets})`);
+}

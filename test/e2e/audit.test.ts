@@ -1,0 +1,119 @@
+// The audit commands end to end, through the built CLI (npm run build first).
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, makeInitialisedHome, REPO_ROOT, type TempHome } from '../helpers/cli.js';
+
+const run = promisify(execFile);
+let home: TempHome;
+let log: string;
+
+beforeAll(async () => {
+  home = await makeInitialisedHome();
+  log = join(home.home, 'audit.jsonl');
+  expect((await home.run(['agent', 'add', 'bot', '--scope', 'repo:read'])).code).toBe(0);
+  for (let i = 0; i < 3; i++) expect((await home.run(['token', 'mint', 'bot', '--aud', 'api.example.com'])).code).toBe(0);
+});
+afterAll(() => home.cleanup());
+
+const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
+
+describe('agentauth audit (CLI)', () => {
+  it('verify: the install log verifies with the config vkey; one flipped byte fails --strict', async () => {
+    const ok = await home.run(['audit', 'verify', '--json']);
+    expect(ok.code).toBe(0);
+    const report = json(ok.stdout);
+    expect(report).toMatchObject({ schemaVersion: 1, ok: true, vkeySource: 'given', events: 6 });
+    expect((await home.run(['audit', 'checkpoint', '--out', join(home.dir, 'head.note')])).code).toBe(0);
+    expect((await home.run(['audit', 'verify', '--strict'])).code).toBe(0);
+    const bytes = readFileSync(log);
+    const copy = join(home.dir, 'flipped.jsonl');
+    const at = bytes.indexOf('"agent.add"') + 3;
+    bytes[at] = (bytes[at] as number) ^ 0x01;
+    writeFileSync(copy, bytes);
+    const bad = await home.run(['audit', 'verify', copy, '--strict', '--json']);
+    expect(bad.code).toBe(1);
+    expect(json(bad.stdout)['error']).toMatchObject({ code: expect.any(String), byte_offset: expect.any(Number) });
+    expect([3, 4]).toContain((json(bad.stdout)['error'] as { line: number }).line);
+  });
+
+  it('verify --trusted detects a rollback, and the vkey is printed in C2SP form', async () => {
+    const vkey = (await home.run(['audit', 'vkey'])).stdout.trim();
+    expect(vkey).toMatch(/^agentauth\.local\/[^+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$/);
+    const before = readFileSync(log);
+    expect((await home.run(['token', 'mint', 'bot', '--aud', 'api.example.com'])).code).toBe(0);
+    expect((await home.run(['audit', 'checkpoint', '--out', join(home.dir, 'newer.note')])).code).toBe(0);
+    const old = join(home.dir, 'old.jsonl');
+    writeFileSync(old, before);
+    const result = await home.run(['audit', 'verify', old, '--vkey', vkey, '--trusted', join(home.dir, 'newer.note'), '--json']);
+    expect(result.code).toBe(1);
+    expect((json(result.stdout)['error'] as { code: string }).code).toBe('ROLLBACK');
+    const elsewhere = await home.run(['audit', 'verify', old, '--json'], { env: { AGENTAUTH_HOME: join(home.dir, 'nothing-here') } });
+    expect(elsewhere.code).toBe(0);
+    expect((json(elsewhere.stdout)['warnings'] as { code: string }[]).map((w) => w.code)).toContain('VKEY_FROM_LOG');
+  });
+
+  it('prove / verify-proof round trip, and a tampered proof fails', async () => {
+    const inclusion = await home.run(['audit', 'prove', '--seq', '2']);
+    expect(inclusion.code).toBe(0);
+    const proofFile = join(home.dir, 'inclusion.json');
+    writeFileSync(proofFile, inclusion.stdout);
+    expect((await home.run(['audit', 'verify-proof', proofFile])).code).toBe(0);
+    const proof = json(inclusion.stdout) as { event: string; size: number };
+    const tampered = join(home.dir, 'tampered.json');
+    writeFileSync(tampered, JSON.stringify({ ...proof, event: proof.event.replace('"bot"', '"evil"') }));
+    const bad = await home.run(['audit', 'verify-proof', tampered, '--json']);
+    expect(bad.code).toBe(1);
+    expect(json(bad.stdout)).toMatchObject({ ok: false, type: 'inclusion' });
+
+    const sizes = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('{"kind":"checkpoint"')).map((l) => (json(l) as { size: number }).size);
+    expect(sizes.length).toBeGreaterThanOrEqual(2);
+    const consistency = await home.run(['audit', 'prove', '--from', String(sizes[0]), '--to', String(sizes.at(-1))]);
+    expect(consistency.code).toBe(0);
+    const cFile = join(home.dir, 'consistency.json');
+    writeFileSync(cFile, consistency.stdout);
+    expect((await home.run(['audit', 'verify-proof', cFile])).code).toBe(0);
+    const c = json(consistency.stdout) as { proof: string[] };
+    writeFileSync(cFile, JSON.stringify({ ...c, proof: c.proof.map((h, i) => (i === 0 ? `${h[0] === 'a' ? 'b' : 'a'}${h.slice(1)}` : h)) }));
+    expect((await home.run(['audit', 'verify-proof', cFile])).code).toBe(1);
+  });
+
+  it('replay and tail', async () => {
+    const replay = await home.run(['audit', 'replay', '--agent', 'bot', '--kind', 'token.mint', '--json']);
+    expect(replay.code).toBe(0);
+    const lines = replay.stdout.trim().split('\n').map(json);
+    expect(lines[0]).toMatchObject({ schemaVersion: 1, type: 'header' });
+    expect(lines.filter((l) => l['type'] === 'event').length).toBe(4);
+    expect(lines.at(-1)).toMatchObject({ type: 'summary', verified: true, matched: 4 });
+    const human = await home.run(['audit', 'replay']);
+    expect(human.stdout).toContain('token.mint');
+    const tail = await home.run(['audit', 'tail', '-n', '2', '--json']);
+    expect((json(tail.stdout)['lines'] as unknown[]).length).toBe(2);
+  });
+
+  it('concurrent token mints from 8 processes: every event is there, contiguous, verifying', async () => {
+    const perProcess = process.env['AGENTAUTH_FULL_AUDIT_TESTS'] ? 200 : 25;
+    const before = (json((await home.run(['audit', 'verify', '--json'])).stdout) as { events: number }).events;
+    const script = `for i in $(seq ${perProcess}); do node ${JSON.stringify(BIN)} token mint bot --aud api.example.com >/dev/null || exit 1; done`;
+    await Promise.all(Array.from({ length: 8 }, () => run('sh', ['-c', script], { env: home.env, timeout: 600_000 })));
+    const after = await home.run(['audit', 'verify', '--json']);
+    expect(after.code).toBe(0);
+    expect(json(after.stdout)['events']).toBe(before + 8 * perProcess);
+    const seqs = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('{"actor"')).map((l) => (json(l) as { seq: number }).seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i));
+  }, 900_000);
+
+  it('streams a ≥200 MB log in under 100 MiB of memory', async () => {
+    const big = join(home.dir, 'big.jsonl');
+    const gen = await run(process.execPath, [join(REPO_ROOT, 'bench/audit-gen.mjs'), '--out', big, '--events', '480000'], { maxBuffer: 1 << 20 });
+    const meta = json(gen.stdout) as { vkey: string; bytes: number };
+    expect(meta.bytes).toBeGreaterThan(200 * 1024 * 1024);
+    const timed = await run('/usr/bin/time', ['-f', '%M', process.execPath, BIN, 'audit', 'verify', big, '--vkey', meta.vkey, '--json'], { env: home.env, maxBuffer: 1 << 20 });
+    expect(json(timed.stdout)).toMatchObject({ ok: true, events: 480000 });
+    const peakKiB = Number(timed.stderr.trim().split('\n').at(-1));
+    expect(peakKiB).toBeGreaterThan(0);
+    expect(peakKiB).toBeLessThan(100 * 1024);
+  }, 300_000);
+});
