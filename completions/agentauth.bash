@@ -27,11 +27,26 @@ _agentauth() {
       'token verify') path="token verify" ;;
       'token inspect') path="token inspect" ;;
       'completion') path="completion" ;;
+      'audit') path="audit" ;;
+      'audit verify') path="audit verify" ;;
+      'audit replay') path="audit replay" ;;
+      'audit prove') path="audit prove" ;;
+      'audit verify-proof') path="audit verify-proof" ;;
+      'audit checkpoint') path="audit checkpoint" ;;
+      'audit vkey') path="audit vkey" ;;
+      'audit tail') path="audit tail" ;;
+      'secret') path="secret" ;;
+      'secret add') path="secret add" ;;
+      'secret list') path="secret list" ;;
+      'secret rm') path="secret rm" ;;
+      'secret rotate') path="secret rotate" ;;
+      'grant') path="grant" ;;
+      'run') path="run" ;;
       *) break ;;
     esac
   done
   case "$path" in
-    '') words="init status doctor key jwks agent token completion --version -V --no-color --help"; operand="" ;;
+    '') words="init status doctor key jwks agent token completion audit secret grant run --version -V --no-color --help"; operand="" ;;
     'init') words="--backend --issuer --yes -y --passphrase-file --passphrase-stdin --json --help"; operand="" ;;
     'status') words="--json --help"; operand="" ;;
     'doctor') words="--json --help"; operand="" ;;
@@ -52,6 +67,21 @@ _agentauth() {
     'token verify') words="--jwks --iss --aud --scope --clock-skew --json --help"; operand="" ;;
     'token inspect') words="--json --help"; operand="" ;;
     'completion') words="--help"; operand="bash zsh fish" ;;
+    'audit') words="verify replay prove verify-proof checkpoint vkey tail --help"; operand="" ;;
+    'audit verify') words="--vkey --trusted --strict --threads --log --json --help"; operand="" ;;
+    'audit replay') words="--agent --kind --since --until --host --jti --vkey --trusted --strict --log --json --help"; operand="" ;;
+    'audit prove') words="--seq --size --from --to --out --log --json --help"; operand="" ;;
+    'audit verify-proof') words="--vkey --json --help"; operand="" ;;
+    'audit checkpoint') words="--out --log --passphrase-file --passphrase-stdin --json --help"; operand="" ;;
+    'audit vkey') words="--json --help"; operand="" ;;
+    'audit tail') words="--lines -n --follow -f --log --json --help"; operand="" ;;
+    'secret') words="add list rm rotate --help"; operand="" ;;
+    'secret add') words="--host --path --method --header --format --query --env --base-url-env --from-file --passphrase-file --passphrase-stdin --json --help"; operand="" ;;
+    'secret list') words="--names --json --help"; operand="" ;;
+    'secret rm') words="--json --help"; operand="$(agentauth secret list --names 2>/dev/null)" ;;
+    'secret rotate') words="--from-file --passphrase-file --passphrase-stdin --json --help"; operand="$(agentauth secret list --names 2>/dev/null)" ;;
+    'grant') words="--method --path --revoke --json --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
+    'run') words="--agent --secret --deny-unlisted --no-inherit-env --upstream-ca --passphrase-file --passphrase-stdin --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
     *) words=""; operand="" ;;
   esac
   if [[ "$cur" == -* ]]; then

@@ -1,8 +1,9 @@
 // The agent registry: what each named agent may ever hold.
-import type { AgentRecord, Config, GrantRecord } from './config.js';
+import type { AgentRecord, Config } from './config.js';
 import { notFoundError, usageError } from './errors.js';
 import { validateName } from './names.js';
 import { validateScope } from './scopes.js';
+import { resolveSecretGrants } from './secrets.js';
 
 export const DEFAULT_MAX_TTL_SECONDS = 3600;
 /** A week: longer-lived tokens defeat the point of short-lived ones. */
@@ -46,16 +47,6 @@ function validateAudiences(audiences: string[]): string[] {
   return [...new Set(audiences)];
 }
 
-function buildGrants(config: Config, secrets: string[]): GrantRecord[] {
-  return secrets.map((secret) => {
-    validateName(secret, 'secret');
-    if (!config.secrets[secret]) {
-      throw notFoundError('UNKNOWN_SECRET', `no secret named "${secret}"`, { hint: `add it first: agentauth secret add ${secret} --host …` });
-    }
-    return { secret };
-  });
-}
-
 export function addAgent(config: Config, name: string, input: AgentInput, now: Date): AgentRecord {
   validateName(name, 'agent');
   if (config.agents[name]) throw usageError('AGENT_EXISTS', `agent "${name}" already exists`, { hint: `change it with: agentauth agent update ${name} …` });
@@ -65,7 +56,7 @@ export function addAgent(config: Config, name: string, input: AgentInput, now: D
     maxTtl: validateMaxTtl(input.maxTtl ?? DEFAULT_MAX_TTL_SECONDS),
     ...(input.audiences ? { audiences: validateAudiences(input.audiences) } : {}),
     ...(input.description !== undefined ? { description: input.description } : {}),
-    grants: buildGrants(config, input.secrets ?? []),
+    grants: resolveSecretGrants(config, input.secrets ?? []),
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
   };
@@ -93,7 +84,7 @@ export function updateAgent(config: Config, name: string, update: AgentUpdate, n
   if (update.description !== undefined) agent.description = update.description;
   if (update.secrets !== undefined) {
     const existing = new Set(agent.grants.map((grant) => grant.secret));
-    agent.grants.push(...buildGrants(config, update.secrets).filter((grant) => !existing.has(grant.secret)));
+    agent.grants.push(...resolveSecretGrants(config, update.secrets).filter((grant) => !existing.has(grant.secret)));
   }
   agent.updatedAt = now.toISOString();
   return agent;
