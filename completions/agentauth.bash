@@ -69,7 +69,7 @@ _agentauth() {
     'completion') words="--help"; operand="bash zsh fish" ;;
     'audit') words="verify replay prove verify-proof checkpoint vkey tail --help"; operand="" ;;
     'audit verify') words="--vkey --trusted --strict --threads --log --json --help"; operand="" ;;
-    'audit replay') words="--agent --kind --since --until --host --jti --vkey --trusted --strict --log --json --help"; operand="" ;;
+    'audit replay') words="--vkey --trusted --strict --agent --kind --since --until --host --jti --log --json --help"; operand="" ;;
     'audit prove') words="--seq --size --from --to --out --log --json --help"; operand="" ;;
     'audit verify-proof') words="--vkey --json --help"; operand="" ;;
     'audit checkpoint') words="--out --log --passphrase-file --passphrase-stdin --json --help"; operand="" ;;

@@ -7,24 +7,25 @@ export function declareAuditCommands(program: Command, kit: CliKit): void {
   const { act, withJson, withKeystoreOptions } = kit;
   const audit = program.command('audit').description('the tamper-evident audit log: verify, replay, prove, checkpoint');
   const withLog = (command: Command) => command.option('--log <file>', 'the audit log (default: this install’s; also AGENTAUTH_AUDIT_LOG)');
+  // verify and replay check the log the same way.
+  const withVerifyOptions = (command: Command) =>
+    command
+      .option('--vkey <vkey>', 'the log’s verifier key, or a file holding it (default: this install’s)')
+      .option('--trusted <file>', 'a checkpoint kept elsewhere: the log must extend it')
+      .option('--strict', 'warnings fail the check too');
 
   withJson(
     withLog(
-      audit
-        .command('verify')
+      withVerifyOptions(audit.command('verify'))
         .argument('[file]', 'the log to check (default: this install’s)')
         .description('check every line, the hash chain and every signed checkpoint (exit 1 when tampered)')
-        .option('--vkey <vkey>', 'the log’s verifier key, or a file holding it (default: this install’s)')
-        .option('--trusted <file>', 'a checkpoint kept elsewhere: the log must extend it')
-        .option('--strict', 'warnings fail the check too')
         .option('--threads <n>', 'worker threads for scanning (default: one per spare core, for large logs)'),
     ),
   ).action(act(async (ctx, file, opts) => (await import('./commands/audit.js')).verifyCommand(ctx, file as string | undefined, opts as never)));
 
   withJson(
     withLog(
-      audit
-        .command('replay')
+      withVerifyOptions(audit.command('replay'))
         .argument('[file]', 'the log to replay (default: this install’s)')
         .description('verify, then show what happened: tokens, requests, denials, runs, and invariant violations')
         .option('--agent <name>', 'only this agent')
@@ -32,10 +33,7 @@ export function declareAuditCommands(program: Command, kit: CliKit): void {
         .option('--since <time>', 'from this time (RFC 3339, or a duration ago: 1h)')
         .option('--until <time>', 'before this time (RFC 3339, or a duration ago)')
         .option('--host <host>', 'only requests to this host')
-        .option('--jti <jti>', 'only events of this token')
-        .option('--vkey <vkey>', 'the log’s verifier key (default: this install’s)')
-        .option('--trusted <file>', 'a checkpoint kept elsewhere: the log must extend it')
-        .option('--strict', 'warnings fail the check too'),
+        .option('--jti <jti>', 'only events of this token'),
     ),
   ).action(act(async (ctx, file, opts) => (await import('./commands/audit.js')).replayCommand(ctx, file as string | undefined, opts as never)));
 

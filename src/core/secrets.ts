@@ -15,16 +15,8 @@ export const FORMAT_SLOT = '{}';
 export const MIN_VALUE_BYTES = 8;
 const MAX_VALUE_BYTES = 16 * 1024;
 
-export interface SecretInput {
-  hosts: string[];
-  path?: string;
-  methods?: string[];
-  header?: string;
-  format?: string;
-  query?: string;
-  env?: string;
-  baseUrlEnv?: string;
-}
+/** What `secret add` takes: the record's binding fields, with the path prefix as `path`. */
+export type SecretInput = Pick<SecretRecord, 'hosts' | 'methods' | 'header' | 'format' | 'query' | 'env' | 'baseUrlEnv'> & { path?: string };
 
 /** A parsed `--host`: `api.example.com`, `*.example.com`, `host:8443`, `127.0.0.2:8443`, `[::1]:8443`. */
 export interface HostPattern {

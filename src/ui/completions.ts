@@ -57,6 +57,14 @@ function operandWords(operand: Node['operand']): string {
   }
 }
 
+/** Case arms that grow the command path word by word (the same in bash and zsh). */
+function pathCases(nodes: Node[]): string {
+  return nodes
+    .filter((node) => node.path.length > 0)
+    .map((node) => `      '${node.path.join(' ')}') path="${node.path.join(' ')}" ;;`)
+    .join('\n');
+}
+
 function generateBash(nodes: Node[]): string {
   const cases = nodes
     .map((node) => {
@@ -74,10 +82,7 @@ _agentauth() {
     word="\${COMP_WORDS[i]}"
     [[ "$word" == -* ]] && break
     case "\${path:+$path }$word" in
-${nodes
-  .filter((node) => node.path.length > 0)
-  .map((node) => `      '${node.path.join(' ')}') path="${node.path.join(' ')}" ;;`)
-  .join('\n')}
+${pathCases(nodes)}
       *) break ;;
     esac
   done
@@ -122,10 +127,7 @@ _agentauth() {
     word="\${words[i]}"
     [[ "$word" == -* ]] && break
     case "\${path:+$path }$word" in
-${nodes
-  .filter((node) => node.path.length > 0)
-  .map((node) => `      '${node.path.join(' ')}') path="${node.path.join(' ')}" ;;`)
-  .join('\n')}
+${pathCases(nodes)}
       *) break ;;
     esac
   done

@@ -1,22 +1,13 @@
 // Human output for `secret …`, `grant` and `run`. Never shows a value.
-import type { GrantRecord } from '../core/config.js';
+import type { GrantRecord, SecretRecord } from '../core/config.js';
 import type { Style } from './style.js';
 import { formatTable } from './table.js';
 
-export interface SecretView {
-  name: string;
-  hosts: string[];
+/** A secret's binding as listed: the record, with its path prefix as `path`, and who may use it. */
+export type SecretView = Omit<SecretRecord, 'pathPrefix'> & {
   path?: string;
-  methods?: string[];
-  header?: string;
-  format?: string;
-  query?: string;
-  env?: string;
-  baseUrlEnv?: string;
-  createdAt: string;
-  rotatedAt?: string;
   grants: { agent: string; methods?: string[]; paths?: string[] }[];
-}
+};
 
 function describePlacement(view: SecretView): string {
   if (view.header !== undefined) return view.format ? `header ${view.header}: ${view.format}` : `header ${view.header}`;
