@@ -3,12 +3,14 @@
 //   direct upstream · a plain Node hop that rewrites one header · the gateway
 //   (through the built CLI: `agentauth run -- <load generator>`, audit on) ·
 //   mitmproxy with a header-rewriting addon, when `mitmdump` is installed.
-// Usage: node bench/gateway.mjs [--seconds N] [--connections N]   (needs `npm run build`)
+// Usage: node bench/gateway.mjs [--seconds N] [--connections N] [--rounds N]   (needs `npm run build`)
 // Prints a markdown table. Loopback only; every loop is bounded in time.
+// The machine is shared and noisy: peers are measured in interleaved rounds
+// and each figure is the median over rounds (RSS: the peak over rounds).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -18,6 +20,7 @@ const SERVERS = join(ROOT, 'bench/gateway-servers.mjs');
 const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
 const seconds = arg('--seconds', 5);
 const connections = arg('--connections', 32);
+const rounds = arg('--rounds', 3);
 const REAL = 'sk-bench-REAL-0123456789abcdef0123';
 const PH = 'aa-ph-bench-placeholder';
 const HOST = '127.0.0.2';
@@ -107,21 +110,41 @@ if (hasMitm) {
 // --- measurements ------------------------------------------------------------
 const rows = [];
 const results = {};
-function record(name, label, result) {
-  results[name] = result;
-  rows.push([label, result.rps.toFixed(0), result.p50.toFixed(2), result.p99.toFixed(2), String(result.errors + result.statusErrors), result.rssMaxKiB ? (result.rssMaxKiB / 1024).toFixed(1) : '']);
-  console.error(`  ${label}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms`);
+const samples = {};
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+function measure(name, label, options, wrapper) {
+  const result = load(options, wrapper);
+  (samples[name] ??= { label, runs: [] }).runs.push(result);
+  console.error(`  ${label}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms${result.rssMaxKiB ? `, RSS ${(result.rssMaxKiB / 1024).toFixed(1)} MiB` : ''}`);
 }
 
 const http = { host: HOST, port: upstream.http, path: '/v1/bench' };
 const tlsTarget = { host: HOST, port: upstream.https, path: '/v1/bench', https: true };
-record('direct', 'HTTP: direct to upstream', load({ ...http, key: REAL }));
-record('hop', 'HTTP: plain Node hop (rewrites one header)', load({ ...http, via: 'absolute', proxy: `http://127.0.0.1:${hop.port}`, key: PH }));
-record('gateway', 'HTTP: agentauth gateway (audit on)', load({ ...http, via: 'absolute', envProxy: true, keyEnv: 'UP_KEY', rssOfParent: true }, run));
-if (mitm) record('mitm', 'HTTP: mitmproxy (header-rewriting addon)', load({ ...http, via: 'absolute', proxy: `http://127.0.0.1:${mitm.port}`, key: PH }));
-record('directTls', 'HTTPS: direct to upstream', load({ ...tlsTarget, ca: certFile, key: REAL }));
-record('gatewayTls', 'HTTPS: agentauth gateway, TLS terminated (audit on)', load({ ...tlsTarget, via: 'connect', envProxy: true, keyEnv: 'UPS_KEY', ca: join(dir, 'aa', 'ca.pem'), rssOfParent: true }, run));
-if (mitm) record('mitmTls', 'HTTPS: mitmproxy, TLS terminated', load({ ...tlsTarget, via: 'connect', proxy: `http://127.0.0.1:${mitm.port}`, ca: mitm.ca, key: PH }));
+for (let round = 1; round <= rounds; round += 1) {
+  console.error(`round ${round}/${rounds}`);
+  measure('direct', 'HTTP: direct to upstream', { ...http, key: REAL });
+  measure('hop', 'HTTP: plain Node hop (rewrites one header)', { ...http, via: 'absolute', proxy: `http://127.0.0.1:${hop.port}`, key: PH });
+  measure('gateway', 'HTTP: agentauth gateway (audit on)', { ...http, via: 'absolute', envProxy: true, keyEnv: 'UP_KEY', rssOfParent: true }, run);
+  if (mitm) measure('mitm', 'HTTP: mitmproxy (header-rewriting addon)', { ...http, via: 'absolute', proxy: `http://127.0.0.1:${mitm.port}`, key: PH });
+  measure('directTls', 'HTTPS: direct to upstream', { ...tlsTarget, ca: certFile, key: REAL });
+  measure('gatewayTls', 'HTTPS: agentauth gateway, TLS terminated (audit on)', { ...tlsTarget, via: 'connect', envProxy: true, keyEnv: 'UPS_KEY', ca: join(dir, 'aa', 'ca.pem'), rssOfParent: true }, run);
+  if (mitm) measure('mitmTls', 'HTTPS: mitmproxy, TLS terminated', { ...tlsTarget, via: 'connect', proxy: `http://127.0.0.1:${mitm.port}`, ca: mitm.ca, key: PH });
+}
+for (const [name, { label, runs }] of Object.entries(samples)) {
+  const result = {
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: runs.reduce((sum, r) => sum + r.errors + r.statusErrors, 0),
+    rssMaxKiB: Math.max(...runs.map((r) => r.rssMaxKiB ?? 0)),
+    all: runs.map((r) => r.rps.toFixed(0)).join(' / '),
+  };
+  results[name] = result;
+    rows.push([label, result.rps.toFixed(0), result.all, result.p50.toFixed(2), result.p99.toFixed(2), String(result.errors), result.rssMaxKiB ? (result.rssMaxKiB / 1024).toFixed(1) : '']);
+}
 
 const ttfbDirect = load({ ...tlsTarget, path: '/sse', ca: certFile, key: REAL, ttfb: true });
 const ttfbGateway = load({ ...tlsTarget, path: '/sse', via: 'connect', envProxy: true, keyEnv: 'UPS_KEY', ca: join(dir, 'aa', 'ca.pem'), ttfb: true }, run);
@@ -132,6 +155,7 @@ const fmt = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : 'n/a');
 const check = (ok) => (ok === null ? 'n/a' : ok ? 'met' : 'NOT met');
 const rssMiB = Math.max(results.gateway.rssMaxKiB, results.gatewayTls.rssMaxKiB) / 1024;
 const targets = [
+  ['gateway ÷ direct (HTTP / HTTPS), for scale', `${fmt(ratio(results.gateway, results.direct))} / ${fmt(ratio(results.gatewayTls, results.directTls))}`, '—', ''],
   ['gateway ÷ plain Node hop (HTTP)', fmt(ratio(results.gateway, results.hop)), '≥ 0.9×', check(ratio(results.gateway, results.hop) >= 0.9)],
   ['gateway ÷ mitmproxy (HTTP)', mitm ? fmt(ratio(results.gateway, results.mitm)) : 'mitmproxy unavailable', '≥ 8×', mitm ? check(ratio(results.gateway, results.mitm) >= 8) : 'n/a'],
   ['gateway ÷ mitmproxy (HTTPS termination)', mitm ? fmt(ratio(results.gatewayTls, results.mitmTls)) : 'mitmproxy unavailable', '≥ 8×', mitm ? check(ratio(results.gatewayTls, results.mitmTls) >= 8) : 'n/a'],
@@ -142,9 +166,9 @@ const targets = [
 const table = (header, body) => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...body.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 console.log(`## gateway
 
-${connections} keep-alive connections, ${seconds} s per peer after 1 s warm-up, loopback, Node ${process.versions.node}; load generator, proxy and upstream share the machine's cores.${mitm ? '' : ' mitmproxy: not installed (`apt-get install mitmproxy`), so its rows are missing.'}
+${connections} keep-alive connections, ${seconds} s per peer after 1 s warm-up, ${rounds} interleaved round(s), median shown (RSS: peak), loopback, Node ${process.versions.node}, ${cpus().length} CPU(s); load generator, proxy and upstream share the machine's cores.${mitm ? '' : ' mitmproxy: not installed (`apt-get install mitmproxy`), so its rows are missing.'}
 
-${table(['path', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'proxy RSS MiB'], rows)}
+${table(['path', 'req/s (median)', 'req/s per round', 'p50 ms', 'p99 ms', 'errors', 'proxy peak RSS MiB'], rows)}
 
 ${table(['target', 'measured', 'goal', ''], targets)}
 `);

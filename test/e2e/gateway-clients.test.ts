@@ -157,4 +157,14 @@ describe('streaming and upgrades', () => {
     expect(upgrade?.headers['authorization']).toBe(`Bearer ${REAL_KEY}`);
     expectNoRealKey(result.stdout, result.stderr);
   });
+
+  it('WebSocket frames from the upstream are scrubbed: the real key (split across frames and TCP chunks) reaches the child as the placeholder', async () => {
+    const result = await s.runShell(`printf 'env=%s\\n' "$UP_KEY"; "${process.execPath}" "${FIXTURES}/ws-client.mjs" "${s.upstream.host}" "${s.upstream.port}" reveal`);
+    expect(result.code, result.stderr).toBe(0);
+    const placeholder = /env=(aa-ph-up-[A-Za-z0-9]+)/.exec(result.stdout)?.[1];
+    expect(placeholder).toBeDefined();
+    expect(result.stdout).toContain(`raw=${placeholder};b64=${placeholder}`);
+    expectNoRealKey(result.stdout, result.stderr);
+    expect(result.stdout).not.toContain(Buffer.from(REAL_KEY).toString('base64'));
+  });
 });

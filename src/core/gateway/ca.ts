@@ -2,16 +2,31 @@
 // keystore (`ca-key`) and a public certificate at paths.caCert, which `run`
 // gives the child as a trust anchor. Leaf certificates for the hosts a granted
 // secret is bound to are issued on the fly, in memory, and cached per host.
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { createHash, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { SecureContext } from 'node:tls';
-// @peculiar/x509's dependency injection (tsyringe) needs the Reflect metadata
-// API; this module is the only importer, so the polyfill loads only for `run`.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { AgentAuthError, ExitCode } from '../errors.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type X509Module = typeof import('@peculiar/x509');
+let x509Module: Promise<X509Module> | null = null;
+
+/**
+ * @peculiar/x509 (with tsyringe and the Reflect metadata polyfill it needs)
+ * is only for writing certificates: a new CA, and leaves for hosts the child
+ * actually CONNECTs to. Reading the CA certificate uses node:crypto, so a run
+ * that never terminates TLS never loads it (several MiB of heap).
+ */
+function loadX509(): Promise<X509Module> {
+  x509Module ??= (async () => {
+    await import('reflect-metadata');
+    const loaded = await import('@peculiar/x509');
+    // The bundle resolves the package to its CommonJS build: a dynamic import then yields its exports as `default`.
+    const x509 = 'cryptoProvider' in loaded && loaded.cryptoProvider ? loaded : (loaded as unknown as { default: X509Module }).default;
+    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return x509;
+  })();
+  return x509Module;
+}
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
@@ -25,7 +40,7 @@ const BACKDATE_MS = 60 * 60 * 1000;
 export interface LocalCa {
   /** PEM of the CA certificate (public). */
   certPem: string;
-  cert: x509.X509Certificate;
+  cert: X509Certificate;
   privateKey: CryptoKey;
   publicKey: CryptoKey;
 }
@@ -58,10 +73,13 @@ export async function loadCa(keyPem: string, certPem: string | null, label: stri
   }
   if (certPem) {
     try {
-      const cert = new x509.X509Certificate(certPem);
-      const sameKey = Buffer.from(cert.publicKey.rawData).equals(Buffer.from(await webcrypto.subtle.exportKey('spki', publicKey)));
-      const fresh = cert.notAfter.getTime() - now.getTime() > CA_RENEW_BEFORE_DAYS * DAY_MS && cert.notBefore.getTime() <= now.getTime();
-      if (sameKey && fresh) return { ca: { certPem: cert.toString('pem'), cert, privateKey, publicKey }, reissued: false };
+      const cert = new X509Certificate(certPem);
+      const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+      const sameKey = spki.equals(Buffer.from(await webcrypto.subtle.exportKey('spki', publicKey)));
+      const notAfter = new Date(cert.validTo).getTime();
+      const notBefore = new Date(cert.validFrom).getTime();
+      const fresh = notAfter - now.getTime() > CA_RENEW_BEFORE_DAYS * DAY_MS && notBefore <= now.getTime();
+      if (sameKey && fresh) return { ca: { certPem: cert.toString(), cert, privateKey, publicKey }, reissued: false };
     } catch {
       // An unreadable public certificate is re-issued from the key below.
     }
@@ -70,6 +88,7 @@ export async function loadCa(keyPem: string, certPem: string | null, label: stri
 }
 
 async function issueCaCertificate(keys: CryptoKeyPair, label: string, now: Date): Promise<LocalCa> {
+  const x509 = await loadX509();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
     name: `CN=agentauth local gateway CA (${escapeDn(label)}), O=agentauth`,
@@ -83,7 +102,8 @@ async function issueCaCertificate(keys: CryptoKeyPair, label: string, now: Date)
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString('pem'), cert, privateKey: keys.privateKey, publicKey: keys.publicKey };
+  const certPem = cert.toString('pem');
+  return { certPem, cert: new X509Certificate(certPem), privateKey: keys.privateKey, publicKey: keys.publicKey };
 }
 
 export interface LeafCertificate {
@@ -92,14 +112,17 @@ export interface LeafCertificate {
 }
 
 export async function issueLeafCertificate(ca: LocalCa, host: string, now: Date): Promise<LeafCertificate> {
+  const x509 = await loadX509();
+  // The issuer name exactly as encoded in the CA certificate (node:crypto's text form is not RFC 4514).
+  const issuer = new x509.X509Certificate(ca.cert.raw).subject;
   const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
   const san = isIP(host) ? { type: 'ip' as const, value: host } : { type: 'dns' as const, value: host };
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: `CN=${escapeDn(host)}`,
-    issuer: ca.cert.subject,
+    issuer,
     notBefore: new Date(now.getTime() - BACKDATE_MS),
-    notAfter: new Date(Math.min(now.getTime() + LEAF_VALIDITY_MS, ca.cert.notAfter.getTime())),
+    notAfter: new Date(Math.min(now.getTime() + LEAF_VALIDITY_MS, new Date(ca.cert.validTo).getTime())),
     publicKey: keys.publicKey,
     signingKey: ca.privateKey,
     signingAlgorithm: EC,
@@ -135,7 +158,7 @@ export function createLeafCache(ca: LocalCa, createContext: (leaf: LeafCertifica
 }
 
 export function fingerprintCa(ca: LocalCa): string {
-  return createHash('sha256').update(Buffer.from(ca.cert.rawData)).digest('hex');
+  return createHash('sha256').update(ca.cert.raw).digest('hex');
 }
 
 function randomSerial(): string {

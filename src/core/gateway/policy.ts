@@ -136,9 +136,21 @@ function locatePlaceholder(secret: RunSecret, headers: readonly string[], path: 
   return declared ? 'declared' : 'absent';
 }
 
+/**
+ * One compiled alternation per list of forms: every header name and value of
+ * every request is checked against ~24 forms per secret, and one regex scan
+ * beats 24 `includes` calls (profiled in the gateway's request path).
+ */
+const formMatchers = new WeakMap<readonly string[], RegExp | boolean>();
+
 function containsAny(text: string, forms: readonly string[]): boolean {
-  for (const form of forms) if (text.includes(form)) return true;
-  return false;
+  let matcher = formMatchers.get(forms);
+  if (matcher === undefined) {
+    // No forms: nothing can match; an empty form is contained in every text.
+    matcher = forms.length === 0 ? false : forms.includes('') ? true : new RegExp(forms.map((form) => form.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|'));
+    formMatchers.set(forms, matcher);
+  }
+  return typeof matcher === 'boolean' ? matcher : matcher.test(text);
 }
 
 function safeDecode(text: string): string {

@@ -11,7 +11,8 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Duplex, Transform } from 'node:stream';
 import { policyBindsHost } from '../secrets.js';
 import { decideRequest, formatAuthority, type Decision, type RunSecret } from './policy.js';
-import { createStreamScrubber, scrubHeaderValue, type ScrubRule } from './scrub.js';
+import { createStreamScrubber, scrubBuffer, scrubHeaderValue, type ScrubRule, type StreamScrubber } from './scrub.js';
+import { createWsFrameScrubber, WsProtocolError } from './ws-scrub.js';
 
 export interface Principal {
   /** The session jti the audit log attributes traffic to (read per event: renewals change it). */
@@ -67,6 +68,18 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** One proxied request's bookkeeping for its audit event. */
+interface Exchange {
+  route: Route;
+  method: string;
+  path: string;
+  secretName: string | null;
+  started: number;
+  bytesIn: number;
+  bytesOut: number;
+  finished: boolean;
+}
+
 interface Route {
   scheme: 'http' | 'https';
   host: string;
@@ -90,8 +103,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const sockets = new Set<Socket | TLSSocket>();
   let ownPort = -1;
   const routes = new WeakMap<object, Route>();
-  const httpAgent = new http.Agent({ keepAlive: true, scheduling: 'lifo' });
-  const httpsAgent = new https.Agent({ keepAlive: true, scheduling: 'lifo', secureContext: options.upstreamContext } as https.AgentOptions);
+  // Upstream connections are pooled and kept alive (a TLS handshake per
+  // request would dominate); noDelay on the socket options replaces a
+  // per-request 'socket' listener. LIFO keeps the warmest sockets busy.
+  const agentOptions = { keepAlive: true, scheduling: 'lifo' as const, noDelay: true };
+  const httpAgent = new http.Agent(agentOptions);
+  const httpsAgent = new https.Agent({ ...agentOptions, secureContext: options.upstreamContext } as https.AgentOptions);
 
   // requestTimeout 0: a long upload or a long-lived stream is not cut at 300 s.
   const serverOptions: http.ServerOptions = { noDelay: true, requestTimeout: 0 };
@@ -133,14 +150,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
 
-  async function authenticateHeader(header: string | undefined): Promise<Principal | null> {
+  // The child sends the same Proxy-Authorization on every request: remember the last one decoded.
+  let lastHeader: string | null = null;
+  let lastToken = '';
+  function authenticateHeader(header: string | undefined): Principal | null | Promise<Principal | null> {
     if (!header) return null;
-    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-    if (!match) return null;
-    const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    const token = colon === -1 ? decoded : decoded.slice(colon + 1);
-    return options.authenticate(token);
+    if (header !== lastHeader) {
+      const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+      if (!match) return null;
+      const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      lastToken = colon === -1 ? decoded : decoded.slice(colon + 1);
+      lastHeader = header;
+    }
+    return options.authenticate(lastToken);
+  }
+
+  /** Runs a handler that may finish synchronously or return a promise; any failure goes to onError. */
+  function guard(run: () => void | Promise<void>, onError: (error: unknown) => void): void {
+    try {
+      const result = run();
+      if (result) result.catch(onError);
+    } catch (error) {
+      onError(error);
+    }
   }
 
   // ---- CONNECT -------------------------------------------------------------
@@ -216,31 +249,33 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   // ---- plain requests: absolute-form or base-URL mode ------------------------
   outer.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    void handleOuterRequest(req, res, null).catch((error: unknown) => failInternal(res, error));
+    guard(() => handleOuterRequest(req, res, null), (error: unknown) => failInternal(res, error));
   });
   outer.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    void handleOuterRequest(req, null, { socket, head }).catch(() => socket.destroy());
+    guard(() => handleOuterRequest(req, null, { socket, head }), () => socket.destroy());
   });
   inner.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const route = routes.get(req.socket);
     if (!route) return void res.destroy();
-    void forward(req, res, null, route, req.url ?? '/').catch((error: unknown) => failInternal(res, error));
+    guard(() => forward(req, res, null, route, req.url ?? '/'), (error: unknown) => failInternal(res, error));
   });
   inner.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const route = routes.get(socket);
     if (!route) return void socket.destroy();
     socket.on('error', () => socket.destroy());
-    void forward(req, null, { socket, head }, route, req.url ?? '/').catch(() => socket.destroy());
+    guard(() => forward(req, null, { socket, head }, route, req.url ?? '/'), () => socket.destroy());
   });
 
-  async function handleOuterRequest(req: IncomingMessage, res: ServerResponse | null, upgrade: { socket: Socket; head: Buffer } | null): Promise<void> {
+  function replyOuter(res: ServerResponse | null, upgrade: { socket: Socket } | null, status: number, reason: string, hint: string, extra: Record<string, string> = {}, error = 'agentauth_denied'): void {
+    if (res) writeJson(res, status, reason, hint, extra, error);
+    else writeRaw(upgrade!.socket, status, reason, hint, extra, error);
+  }
+
+  // Synchronous unless the token is new to the session (then its verification is awaited).
+  function handleOuterRequest(req: IncomingMessage, res: ServerResponse | null, upgrade: { socket: Socket; head: Buffer } | null): void | Promise<void> {
     const url = req.url ?? '/';
     const started = performance.now();
-    const reply = (status: number, reason: string, hint: string, extra: Record<string, string> = {}, error = 'agentauth_denied') => {
-      if (res) writeJson(res, status, reason, hint, extra, error);
-      else writeRaw(upgrade!.socket, status, reason, hint, extra, error);
-    };
     if (url.startsWith(BASE_PREFIX)) {
       const slash = url.indexOf('/', BASE_PREFIX.length);
       const name = url.slice(BASE_PREFIX.length, slash === -1 ? undefined : slash).split('?')[0]!;
@@ -248,19 +283,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const upstreamHost = secret?.policy.hosts.find((pattern) => !pattern.wildcard);
       if (!secret || !upstreamHost) {
         emit(null, req.method ?? 'GET', stripQuery(url), null, 'deny', 404, started, 0, 0, 'unknown-secret');
-        return reply(404, 'unknown-secret', `this run has no base URL for "${name}"`);
+        return replyOuter(res, upgrade, 404, 'unknown-secret', `this run has no base URL for "${name}"`);
       }
       const prefix = `${BASE_PREFIX}${name}`;
       const rest = url.slice(prefix.length);
       const target = rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
-      const principal = (await authenticateHeader(req.headers['proxy-authorization'])) ?? options.placeholderPrincipal;
-      const route: Route = { scheme: 'https', host: upstreamHost.host, port: upstreamHost.port, principal, tunnel: false, baseUrl: { prefix, secret } };
-      return forward(req, res, upgrade, route, target);
+      const go = (found: Principal | null) => {
+        const route: Route = { scheme: 'https', host: upstreamHost.host, port: upstreamHost.port, principal: found ?? options.placeholderPrincipal, tunnel: false, baseUrl: { prefix, secret } };
+        forward(req, res, upgrade, route, target);
+      };
+      const principal = authenticateHeader(req.headers['proxy-authorization']);
+      return principal instanceof Promise ? principal.then(go) : go(principal);
     }
     if (!/^https?:\/\//i.test(url)) {
-      return reply(400, 'not-a-proxy-request', 'send requests through HTTPS_PROXY, or to a base URL http://127.0.0.1:<port>/_/<secret>/…');
+      return replyOuter(res, upgrade, 400, 'not-a-proxy-request', 'send requests through HTTPS_PROXY, or to a base URL http://127.0.0.1:<port>/_/<secret>/…');
     }
-    const principal = await authenticateHeader(req.headers['proxy-authorization']);
+    const principal = authenticateHeader(req.headers['proxy-authorization']);
+    if (principal instanceof Promise) return principal.then((found) => forwardAbsolute(req, res, upgrade, url, started, found));
+    forwardAbsolute(req, res, upgrade, url, started, principal);
+  }
+
+  function forwardAbsolute(req: IncomingMessage, res: ServerResponse | null, upgrade: { socket: Socket; head: Buffer } | null, url: string, started: number, principal: Principal | null): void {
+    const reply = (status: number, reason: string, hint: string, extra: Record<string, string> = {}) => replyOuter(res, upgrade, status, reason, hint, extra);
     if (!principal) {
       stats.unauthenticated += 1;
       return reply(407, 'proxy-auth-required', 'send the session token as proxy credentials: use the HTTP_PROXY that agentauth run set', { 'Proxy-Authenticate': 'Basic realm="agentauth"' });
@@ -288,26 +332,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   // ---- the swap and the upstream request -------------------------------------
-  async function forward(req: IncomingMessage, res: ServerResponse | null, upgrade: { socket: Socket; head: Buffer } | null, route: Route, target: string, hostOverride?: string): Promise<void> {
+  function forward(req: IncomingMessage, res: ServerResponse | null, upgrade: { socket: Socket; head: Buffer } | null, route: Route, target: string, hostOverride?: string): void {
     const started = performance.now();
     const method = req.method ?? 'GET';
     const path = stripQuery(target);
-    const headers = filterRequestHeaders(req.rawHeaders, upgrade !== null);
-    let hostHeader: string | undefined;
-    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') hostHeader = req.rawHeaders[i + 1];
+    const { headers, host: hostHeader } = filterRequestHeaders(req.rawHeaders, upgrade !== null);
 
     const decision: Decision = decideRequest(
       { method, host: route.host, port: route.port, target, headers, ...(route.tunnel && hostHeader !== undefined ? { hostHeader } : {}) },
       options.secrets,
     );
-    const reply = (status: number, reason: string, hint: string, error = 'agentauth_denied') => {
-      if (res) writeJson(res, status, reason, hint, {}, error);
-      else writeRaw(upgrade!.socket, status, reason, hint, {}, error);
-    };
     if (decision.kind === 'deny') {
       emit(route, method, path, decision.secret, 'deny', 403, started, 0, 0, decision.reason);
       req.resume();
-      return reply(403, decision.reason, decision.hint);
+      return replyTo(res, upgrade, 403, decision.reason, decision.hint);
     }
     // Base-URL mode without proxy credentials: the placeholder in the declared place is the credential.
     if (route.baseUrl && route.principal === options.placeholderPrincipal && !decision.swapped.includes(route.baseUrl.secret)) {
@@ -315,14 +353,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       req.resume();
       const secret = route.baseUrl.secret;
       const where = secret.record.header !== undefined ? `the ${secret.record.header} header` : `the ${secret.record.query} query parameter`;
-      return reply(401, 'placeholder-required', `send this run's placeholder for "${secret.name}" in ${where}`);
+      return replyTo(res, upgrade, 401, 'placeholder-required', `send this run's placeholder for "${secret.name}" in ${where}`);
     }
 
-    const outHeaders = decision.headers.slice();
+    // decideRequest hands back the filtered array itself when it swapped nothing; that array is ours to change.
+    const outHeaders = decision.headers === headers ? headers : decision.headers.slice();
     if (hostOverride !== undefined || route.baseUrl) setHeader(outHeaders, 'Host', hostOverride ?? hostForUpstream(route));
     else if (hostHeader === undefined) setHeader(outHeaders, 'Host', hostForUpstream(route));
     const swapped = decision.swapped.length > 0;
-    const secretName = swapped ? decision.swapped.map((secret) => secret.name).join(',') : null;
+    const secretName = swapped ? (decision.swapped.length === 1 ? decision.swapped[0]!.name : decision.swapped.map((secret) => secret.name).join(',')) : null;
     if (swapped) restrictAcceptEncoding(outHeaders);
     if (upgrade) {
       outHeaders.push('Connection', 'Upgrade');
@@ -330,149 +369,223 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (upgradeValue) outHeaders.push('Upgrade', upgradeValue);
     }
 
-    const requestOptions: http.RequestOptions = {
+    const https_ = route.scheme === 'https';
+    const requestOptions: https.RequestOptions = {
       method,
       host: route.host,
       port: route.port,
       path: decision.target,
       headers: outHeaders as unknown as http.OutgoingHttpHeaders,
       setHost: false,
-      agent: upgrade ? false : route.scheme === 'https' ? httpsAgent : httpAgent,
-      ...(route.scheme === 'https' && upgrade ? { secureContext: options.upstreamContext } : {}),
+      agent: upgrade ? false : https_ ? httpsAgent : httpAgent,
     };
-    if (route.scheme === 'https' && net.isIP(route.host) === 0) (requestOptions as https.RequestOptions).servername = route.host;
-    const upstream = route.scheme === 'https' ? https.request(requestOptions) : http.request(requestOptions);
-    let bytesIn = 0;
-    let bytesOut = 0;
-    let finished = false;
-    const finish = (decisionKind: GatewayEvent['data']['decision'], status: number, reason?: string) => {
-      if (finished) return;
-      finished = true;
-      emit(route, method, path, secretName, decisionKind, status, started, bytesIn, bytesOut, reason);
-    };
+    if (https_ && upgrade) (requestOptions as tls.ConnectionOptions).secureContext = options.upstreamContext;
+    if (https_ && net.isIP(route.host) === 0) requestOptions.servername = route.host;
+    const upstream = https_ ? https.request(requestOptions) : http.request(requestOptions);
+    const exchange: Exchange = { route, method, path, secretName, started, bytesIn: 0, bytesOut: 0, finished: false };
 
-    upstream.on('socket', (socket: Socket) => socket.setNoDelay(true));
     upstream.on('error', (error: NodeJS.ErrnoException) => {
       const tlsProblem = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME/i.test(error.code ?? '');
       const reason = tlsProblem ? 'upstream-tls-unverified' : 'upstream-unreachable';
       const hint = tlsProblem
         ? `${formatAuthority(route.host, route.port)} presented a certificate the system roots do not trust (${error.code}); for a self-hosted service pass --upstream-ca FILE to agentauth run`
         : `cannot reach ${formatAuthority(route.host, route.port)} (${error.code ?? error.message})`;
-      finish('error', 502, reason);
+      finishExchange(exchange, 'error', 502, reason);
       if (res && !res.headersSent) writeJson(res, 502, reason, hint, {}, 'agentauth_upstream_error');
       else if (res) res.destroy();
       else if (upgrade && !upgrade.socket.destroyed) writeRaw(upgrade.socket, 502, reason, hint, {}, 'agentauth_upstream_error');
     });
 
     if (upgrade) {
-      upstream.on('upgrade', (ures: IncomingMessage, usocket: Socket, uhead: Buffer) => {
-        usocket.setNoDelay(true);
-        const lines = [`HTTP/1.1 ${ures.statusCode ?? 101} ${ures.statusMessage ?? 'Switching Protocols'}`];
-        for (let i = 0; i < ures.rawHeaders.length; i += 2) lines.push(`${ures.rawHeaders[i]}: ${scrubHeaderValue(ures.rawHeaders[i + 1]!, scrubRules)}`);
-        upgrade.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-        if (uhead.length > 0) upgrade.socket.write(uhead);
-        if (upgrade.head.length > 0) usocket.write(upgrade.head);
-        upgrade.socket.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
-        usocket.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
-        track(usocket);
-        upgrade.socket.pipe(usocket);
-        usocket.pipe(upgrade.socket);
-        const end = () => {
-          upgrade.socket.destroy();
-          usocket.destroy();
-          finish('allow', 101);
-        };
-        usocket.once('close', end);
-        upgrade.socket.once('close', end);
-        usocket.on('error', end);
-      });
-      upstream.on('response', (ures: IncomingMessage) => {
-        // The server declined the upgrade: relay its answer as a normal response and close.
-        const sock = upgrade.socket;
-        const lines = [`HTTP/1.1 ${ures.statusCode} ${ures.statusMessage ?? ''}`];
-        for (let i = 0; i < ures.rawHeaders.length; i += 2) {
-          const name = ures.rawHeaders[i]!;
-          if (HOP_BY_HOP.has(name.toLowerCase()) || name.toLowerCase() === 'content-length') continue;
-          lines.push(`${name}: ${scrubHeaderValue(ures.rawHeaders[i + 1]!, scrubRules)}`);
-        }
-        lines.push('Connection: close');
-        sock.write(`${lines.join('\r\n')}\r\n\r\n`);
-        const scrubber = createStreamScrubber(scrubRules);
-        ures.on('data', (chunk: Buffer) => {
-          const out = scrubber.push(chunk);
-          bytesOut += out.length;
-          sock.write(out);
-        });
-        ures.on('end', () => {
-          sock.end(scrubber.flush());
-          finish('allow', ures.statusCode ?? 502);
-        });
-      });
+      upstream.on('upgrade', (ures: IncomingMessage, usocket: Socket, uhead: Buffer) => relayUpgrade(exchange, upgrade, ures, usocket, uhead));
+      upstream.on('response', (ures: IncomingMessage) => relayDeclinedUpgrade(exchange, upgrade.socket, ures));
       upstream.end();
       return;
     }
 
     const response = res!;
-    req.on('data', (chunk: Buffer) => (bytesIn += chunk.length));
-    req.pipe(upstream);
+    // RFC 9112 §6.3: a request has a body only with Content-Length or Transfer-Encoding.
+    // Most API calls are bodiless GETs; they skip the pipe and its listeners.
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) upstream.end();
+    else {
+      req.on('data', (chunk: Buffer) => (exchange.bytesIn += chunk.length));
+      req.pipe(upstream);
+    }
     response.once('close', () => {
       if (!response.writableFinished) {
         upstream.destroy();
-        finish('allow', response.statusCode || 499, 'client-closed');
+        finishExchange(exchange, 'allow', response.statusCode || 499, 'client-closed');
       }
     });
+    upstream.on('response', (ures: IncomingMessage) => relayResponse(exchange, response, ures, swapped));
+  }
 
-    upstream.on('response', (ures: IncomingMessage) => {
-      const status = ures.statusCode ?? 502;
-      const encoding = String(ures.headers['content-encoding'] ?? '').trim().toLowerCase();
-      const decoderFactory = swapped && encoding !== '' && encoding !== 'identity' ? DECODERS[encoding] : undefined;
-      if (swapped && encoding !== '' && encoding !== 'identity' && !decoderFactory) {
-        // We could not scrub what we cannot decode: refuse rather than risk echoing the value.
-        ures.resume();
-        finish('error', 502, 'unscrubbable-encoding');
-        writeJson(response, 502, 'unscrubbable-encoding', `the upstream answered with Content-Encoding ${encoding}, which agentauth cannot inspect`, {}, 'agentauth_upstream_error');
+  function replyTo(res: ServerResponse | null, upgrade: { socket: Socket } | null, status: number, reason: string, hint: string): void {
+    if (res) writeJson(res, status, reason, hint, {}, 'agentauth_denied');
+    else writeRaw(upgrade!.socket, status, reason, hint, {}, 'agentauth_denied');
+  }
+
+  function finishExchange(exchange: Exchange, decisionKind: GatewayEvent['data']['decision'], status: number, reason?: string): void {
+    if (exchange.finished) return;
+    exchange.finished = true;
+    emit(exchange.route, exchange.method, exchange.path, exchange.secretName, decisionKind, status, exchange.started, exchange.bytesIn, exchange.bytesOut, reason);
+  }
+
+  function relayResponse(exchange: Exchange, response: ServerResponse, ures: IncomingMessage, swapped: boolean): void {
+    const status = ures.statusCode ?? 502;
+    const encoding = ures.headers['content-encoding'];
+    const encoded = encoding !== undefined && encoding.trim().toLowerCase() !== '' && encoding.trim().toLowerCase() !== 'identity';
+    const decoderFactory = swapped && encoded ? DECODERS[encoding.trim().toLowerCase()] : undefined;
+    if (swapped && encoded && !decoderFactory) {
+      // We could not scrub what we cannot decode: refuse rather than risk echoing the value.
+      ures.resume();
+      finishExchange(exchange, 'error', 502, 'unscrubbable-encoding');
+      writeJson(response, 502, 'unscrubbable-encoding', `the upstream answered with Content-Encoding ${encoding}, which agentauth cannot inspect`, {}, 'agentauth_upstream_error');
+      return;
+    }
+    const bodyless = exchange.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
+    const scrubbing = scrubRules.length > 0;
+    // Scrubbing can change the length. A body that arrives whole in its first
+    // chunk (most API answers) is scrubbed whole and keeps an exact
+    // Content-Length; anything longer is re-framed as chunked.
+    const headersOut = filterResponseHeaders(ures.rawHeaders, scrubRules, {
+      dropLength: !bodyless && scrubbing,
+      dropEncoding: decoderFactory !== undefined,
+    });
+    if (bodyless) {
+      response.writeHead(status, ures.statusMessage, headersOut.headers);
+      ures.resume();
+      response.end();
+      finishExchange(exchange, 'allow', status);
+      return;
+    }
+    const source: NodeJS.ReadableStream = decoderFactory ? ures.pipe(decoderFactory()) : ures;
+    const declared = scrubbing && !decoderFactory && headersOut.length !== undefined ? Number(headersOut.length) : -1;
+    let scrubber: StreamScrubber | null = null;
+    let headOut = false;
+    const sendHead = () => {
+      if (headOut) return;
+      headOut = true;
+      response.writeHead(status, ures.statusMessage, headersOut.headers);
+    };
+    // Headers normally leave with the first body chunk (one write); when the
+    // body is slow to start (SSE) they are flushed on their own right away.
+    let flushTimer: NodeJS.Immediate | null = setImmediate(() => {
+      flushTimer = null;
+      sendHead();
+      response.flushHeaders();
+    });
+    const onData = (chunk: Buffer) => {
+      if (flushTimer) {
+        clearImmediate(flushTimer);
+        flushTimer = null;
+      }
+      if (!headOut && scrubber === null && chunk.length === declared) {
+        const whole = scrubBuffer(chunk, scrubRules);
+        headersOut.headers.push('Content-Length', String(whole.length));
+        sendHead();
+        exchange.bytesOut += whole.length;
+        response.end(whole);
         return;
       }
-      const bodyless = method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
-      const headersOut = filterResponseHeaders(ures.rawHeaders, scrubRules, {
-        // Scrubbing can change the length; chunked framing replaces Content-Length (kept for bodiless answers).
-        dropLength: !bodyless && scrubRules.length > 0,
-        dropEncoding: decoderFactory !== undefined,
-      });
-      response.writeHead(status, ures.statusMessage, headersOut);
-      if (bodyless) {
-        ures.resume();
-        response.end();
-        finish('allow', status);
-        return;
+      scrubber ??= createStreamScrubber(scrubRules);
+      const out = scrubber.push(chunk);
+      if (out.length === 0) return;
+      sendHead();
+      exchange.bytesOut += out.length;
+      if (!response.write(out)) {
+        source.pause();
+        response.once('drain', () => source.resume());
       }
-      // Headers normally leave with the first body chunk (one write); when the
-      // body is slow to start (SSE) they are flushed on their own right away.
-      const flushTimer = setImmediate(() => response.flushHeaders());
-      const source: NodeJS.ReadableStream = decoderFactory ? ures.pipe(decoderFactory()) : ures;
-      const scrubber = createStreamScrubber(scrubRules);
-      source.on('data', (chunk: Buffer) => {
-        const out = scrubber.push(chunk);
-        if (out.length === 0) return;
-        clearImmediate(flushTimer);
-        bytesOut += out.length;
-        if (!response.write(out)) {
-          source.pause();
-          response.once('drain', () => source.resume());
-        }
-      });
-      source.on('end', () => {
-        clearImmediate(flushTimer);
-        const rest = scrubber.flush();
-        bytesOut += rest.length;
+    };
+    source.on('data', onData);
+    source.on('end', () => {
+      if (flushTimer) clearImmediate(flushTimer);
+      if (!response.writableEnded) {
+        const rest = scrubber ? scrubber.flush() : Buffer.alloc(0);
+        exchange.bytesOut += rest.length;
+        sendHead();
         response.end(rest);
-        finish('allow', status);
-      });
-      source.on('error', () => {
-        finish('error', status, 'upstream-body-error');
-        response.destroy();
-      });
-      ures.on('aborted', () => response.destroy());
+      }
+      finishExchange(exchange, 'allow', status);
+    });
+    source.on('error', () => {
+      finishExchange(exchange, 'error', status, 'upstream-body-error');
+      response.destroy();
+    });
+    ures.on('aborted', () => response.destroy());
+  }
+
+  function relayUpgrade(exchange: Exchange, upgrade: { socket: Socket; head: Buffer }, ures: IncomingMessage, usocket: Socket, uhead: Buffer): void {
+    const client = upgrade.socket;
+    usocket.setNoDelay(true);
+    track(usocket);
+    const lines = [`HTTP/1.1 ${ures.statusCode ?? 101} ${ures.statusMessage ?? 'Switching Protocols'}`];
+    for (let i = 0; i < ures.rawHeaders.length; i += 2) lines.push(`${ures.rawHeaders[i]}: ${scrubHeaderValue(ures.rawHeaders[i + 1]!, scrubRules)}`);
+    client.write(`${lines.join('\r\n')}\r\n\r\n`);
+    const end = () => {
+      client.destroy();
+      usocket.destroy();
+      finishExchange(exchange, 'allow', 101);
+    };
+    // The upstream's bytes go through the scrubber: WebSocket frames are
+    // parsed and re-framed; any other upgraded protocol is scrubbed as a byte stream.
+    const websocket = String(ures.headers['upgrade'] ?? '').trim().toLowerCase() === 'websocket';
+    const frames = scrubRules.length === 0 ? null : websocket ? createWsFrameScrubber(scrubRules) : null;
+    const bytes = scrubRules.length > 0 && !websocket ? createStreamScrubber(scrubRules) : null;
+    const relay = (chunk: Buffer): boolean => {
+      exchange.bytesOut += chunk.length;
+      let out = chunk;
+      try {
+        if (frames) out = frames.push(chunk);
+        else if (bytes) out = bytes.push(chunk);
+      } catch (error) {
+        if (!(error instanceof WsProtocolError)) throw error;
+        // A frame we cannot vouch for (masked, extension bits, malformed): end the connection rather than pass it on.
+        end();
+        return false;
+      }
+      if (out.length === 0) return true;
+      if (!client.write(out)) {
+        usocket.pause();
+        client.once('drain', () => usocket.resume());
+      }
+      return true;
+    };
+    if (uhead.length > 0 && !relay(uhead)) return;
+    if (upgrade.head.length > 0) usocket.write(upgrade.head);
+    client.on('data', (chunk: Buffer) => (exchange.bytesIn += chunk.length));
+    client.pipe(usocket);
+    usocket.on('data', relay);
+    usocket.on('end', () => {
+      const rest = bytes ? bytes.flush() : null;
+      if (rest && rest.length > 0) client.end(rest);
+      else client.end();
+    });
+    usocket.once('close', end);
+    client.once('close', end);
+    usocket.on('error', end);
+  }
+
+  function relayDeclinedUpgrade(exchange: Exchange, sock: Socket, ures: IncomingMessage): void {
+    // The server declined the upgrade: relay its answer as a normal response and close.
+    const lines = [`HTTP/1.1 ${ures.statusCode} ${ures.statusMessage ?? ''}`];
+    for (let i = 0; i < ures.rawHeaders.length; i += 2) {
+      const name = ures.rawHeaders[i]!;
+      if (HOP_BY_HOP.has(name.toLowerCase()) || name.toLowerCase() === 'content-length') continue;
+      lines.push(`${name}: ${scrubHeaderValue(ures.rawHeaders[i + 1]!, scrubRules)}`);
+    }
+    lines.push('Connection: close');
+    sock.write(`${lines.join('\r\n')}\r\n\r\n`);
+    const scrubber = createStreamScrubber(scrubRules);
+    ures.on('data', (chunk: Buffer) => {
+      const out = scrubber.push(chunk);
+      exchange.bytesOut += out.length;
+      sock.write(out);
+    });
+    ures.on('end', () => {
+      sock.end(scrubber.flush());
+      finishExchange(exchange, 'allow', ures.statusCode ?? 502);
     });
   }
 
@@ -527,41 +640,53 @@ function parseAuthority(text: string, defaultPort: number): { host: string; port
   return { host: (match[1] ?? match[2]!).toLowerCase(), port };
 }
 
-/** Drops Proxy-Authorization, hop-by-hop headers and any header the Connection header names. */
-function filterRequestHeaders(raw: readonly string[], upgrade: boolean): string[] {
-  const named = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection') for (const token of raw[i + 1]!.split(',')) named.add(token.trim().toLowerCase());
-  }
-  const out: string[] = [];
+/**
+ * Drops Proxy-Authorization, hop-by-hop headers and any header the Connection
+ * header names; also returns the Host header (one pass over the raw pairs).
+ */
+function filterRequestHeaders(raw: readonly string[], upgrade: boolean): { headers: string[]; host: string | undefined } {
+  let named: Set<string> | null = null;
+  let host: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
+    if (lower === 'connection') for (const token of raw[i + 1]!.split(',')) (named ??= new Set()).add(token.trim().toLowerCase());
+    else if (lower === 'host') host = raw[i + 1];
+  }
+  const headers: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
     // permessage-deflate would compress frames past the scrubber; ask for plain frames.
     if (upgrade && lower === 'sec-websocket-extensions') continue;
-    out.push(raw[i]!, raw[i + 1]!);
+    headers.push(raw[i]!, raw[i + 1]!);
   }
-  return out;
+  return { headers, host };
 }
 
-function filterResponseHeaders(raw: readonly string[], rules: readonly ScrubRule[], options: { dropLength: boolean; dropEncoding: boolean }): Record<string, string | string[]> {
-  const named = new Set<string>();
+/**
+ * The response headers for the child as raw pairs (writeHead takes them as
+ * they are, duplicates included), scrubbed; plus the upstream's Content-Length.
+ */
+function filterResponseHeaders(raw: readonly string[], rules: readonly ScrubRule[], options: { dropLength: boolean; dropEncoding: boolean }): { headers: string[]; length: string | undefined } {
+  let named: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection') for (const token of raw[i + 1]!.split(',')) named.add(token.trim().toLowerCase());
+    if (raw[i]!.toLowerCase() === 'connection') for (const token of raw[i + 1]!.split(',')) (named ??= new Set()).add(token.trim().toLowerCase());
   }
-  const out: Record<string, string | string[]> = {};
+  const headers: string[] = [];
+  let length: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named.has(lower)) continue;
-    if (options.dropLength && lower === 'content-length') continue;
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    if (lower === 'content-length') {
+      length = raw[i + 1]!.trim();
+      if (options.dropLength) continue;
+    }
     if (options.dropEncoding && lower === 'content-encoding') continue;
-    const value = scrubHeaderValue(raw[i + 1]!, rules);
-    const existing = out[lower];
-    if (existing === undefined) out[lower] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else out[lower] = [existing, value];
+    headers.push(name, scrubHeaderValue(raw[i + 1]!, rules));
   }
-  return out;
+  // Only a plain decimal length is trusted for the whole-body fast path.
+  return { headers, length: length !== undefined && /^[0-9]{1,15}$/.test(length) ? length : undefined };
 }
 
 function setHeader(headers: string[], name: string, value: string): void {

@@ -54,3 +54,49 @@ describe('scrubbing', () => {
     expect(scrubHeaderValue('nothing here', rules)).toBe('nothing here');
   });
 });
+
+describe('scrubbing: single pass over many rules', () => {
+  const other = buildScrubRules(Buffer.from('ghp_other/value+with=specials'), 'aa-ph-gh-OTHER');
+  const all = [...rules, ...other];
+  const encodings = (value: Buffer) => [value.toString(), value.toString('base64'), value.toString('base64url'), encodeURIComponent(value.toString()), JSON.stringify(value.toString()).slice(1, -1)];
+  const forms = [...encodings(VALUE), ...encodings(Buffer.from('ghp_other/value+with=specials'))];
+
+  it('scrubs every encoding of every secret in large bodies (native search path) and small ones', () => {
+    for (const size of [40, 5000, 70_000]) {
+      const parts: string[] = [];
+      for (const form of forms) parts.push('x'.repeat(size / forms.length), form);
+      const text = Buffer.from(parts.join(''));
+      const out = scrubBuffer(text, all).toString();
+      for (const form of forms) expect(out, `size ${size}`).not.toContain(form);
+    }
+  });
+
+  it('never lets a value through however the stream is cut (random chunkings, both search paths)', () => {
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const body = Buffer.from(forms.map((form, i) => `${'y'.repeat(i * 700)}${form}`).join('|'));
+    for (let round = 0; round < 200; round += 1) {
+      const scrubber = createStreamScrubber(all);
+      const out: Buffer[] = [];
+      for (let at = 0; at < body.length; ) {
+        const size = 1 + random(round % 2 === 0 ? 64 : 6000);
+        out.push(scrubber.push(body.subarray(at, at + size)));
+        at += size;
+      }
+      out.push(scrubber.flush());
+      const text = Buffer.concat(out).toString();
+      for (const form of forms) expect(text, `round ${round}`).not.toContain(form);
+      expect(text.length, `round ${round}`).toBeGreaterThan(body.length / 2);
+    }
+  });
+
+  it('a value at the very end of the stream is scrubbed by flush', () => {
+    const scrubber = createStreamScrubber(all);
+    const head = scrubber.push(Buffer.from(`tail ${VALUE.toString().slice(0, 10)}`));
+    const rest = scrubber.push(Buffer.from(VALUE.toString().slice(10)));
+    expect(Buffer.concat([head, rest, scrubber.flush()]).toString()).toBe(`tail ${PH}`);
+  });
+});
