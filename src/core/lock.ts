@@ -23,7 +23,9 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T> | T, op
       realpath: false,
       lockfilePath: `${file}.lock`,
       stale: STALE_MS,
-      retries: { retries: Math.ceil(waitMs / 25), minTimeout: 1, maxTimeout: 25, factor: 1.3, randomize: true },
+      // The retry package precomputes every timeout per lock, so keep the count
+      // small: short waits first (appends hold the lock for ~1 ms), then 100 ms steps.
+      retries: { retries: 20 + Math.ceil(waitMs / 100), minTimeout: 1, maxTimeout: 100, factor: 1.4, randomize: true },
     });
   } catch (error) {
     throw new AgentAuthError('LOCK_TIMEOUT', ExitCode.keystore, `could not lock ${file}: another agentauth process holds it`, {
