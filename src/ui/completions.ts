@@ -57,12 +57,24 @@ function operandWords(operand: Node['operand']): string {
   }
 }
 
-/** Case arms that grow the command path word by word (the same in bash and zsh). */
-function pathCases(nodes: Node[]): string {
-  return nodes
+/**
+ * Shell code (valid in bash and zsh) that sets $path to the leading run of
+ * words naming subcommands, e.g. "token mint".
+ */
+function pathLoop(nodes: Node[], first: number, last: string, words: string): string {
+  const arms = nodes
     .filter((node) => node.path.length > 0)
     .map((node) => `      '${node.path.join(' ')}') path="${node.path.join(' ')}" ;;`)
     .join('\n');
+  return `  # The command path is the leading run of words that name subcommands.
+  for ((i = ${first}; i < ${last}; i++)); do
+    word="\${${words}[i]}"
+    [[ "$word" == -* ]] && break
+    case "\${path:+$path }$word" in
+${arms}
+      *) break ;;
+    esac
+  done`;
 }
 
 function generateBash(nodes: Node[]): string {
@@ -77,15 +89,7 @@ function generateBash(nodes: Node[]): string {
 _agentauth() {
   local cur path="" word i words operand
   cur="\${COMP_WORDS[COMP_CWORD]}"
-  # The command path is the leading run of words that name subcommands.
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    word="\${COMP_WORDS[i]}"
-    [[ "$word" == -* ]] && break
-    case "\${path:+$path }$word" in
-${pathCases(nodes)}
-      *) break ;;
-    esac
-  done
+${pathLoop(nodes, 1, 'COMP_CWORD', 'COMP_WORDS')}
   case "$path" in
 ${cases}
     *) words=""; operand="" ;;
@@ -123,14 +127,7 @@ ${HEADER}
 _agentauth() {
   local path="" word i
   local -a subs flags operand
-  for ((i = 2; i < CURRENT; i++)); do
-    word="\${words[i]}"
-    [[ "$word" == -* ]] && break
-    case "\${path:+$path }$word" in
-${pathCases(nodes)}
-      *) break ;;
-    esac
-  done
+${pathLoop(nodes, 2, 'CURRENT', 'words')}
   case "$path" in
 ${cases}
   esac
