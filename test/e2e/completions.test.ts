@@ -41,6 +41,21 @@ COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _agentauth; printf '%s\\n' "\${COMPREPLY
     expect(await complete('agentauth completion z')).toEqual(['zsh']);
   });
 
+  for (const [shell, file, args] of [
+    ['zsh', FILES.zsh, ['-n']],
+    ['fish', FILES.fish, ['--no-execute']],
+  ] as const) {
+    it(`${file} parses in ${shell}`, async (context) => {
+      const probe = await execa(shell, ['--version'], { reject: false });
+      if (probe.exitCode !== 0) {
+        console.warn(`[completions] ${shell} is not installed; its syntax check is skipped`);
+        context.skip();
+      }
+      const r = await execa(shell, [...args, join(REPO_ROOT, file)], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+    });
+  }
+
   it('an unknown shell is a usage error', async () => {
     const r = await t.run(['completion', 'tcsh']);
     expect(r.code).toBe(2);
