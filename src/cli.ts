@@ -9,8 +9,6 @@ import { declareGatewayCommands } from './cli-gateway.js';
 
 import { VERSION } from './version.js';
 
-type Loader = (ctx: Context) => Promise<CommandResult>;
-
 /** Shared plumbing handed to the per-area declaration files. */
 export interface CliKit {
   /** Wraps an action: builds the context, runs the command, prints its result. */

@@ -1,15 +1,16 @@
 // `agentauth audit …`: verify, replay, prove, verify-proof, checkpoint, vkey, tail.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync, watchFile, unwatchFile } from 'node:fs';
-import { readConfig, requireConfig, type Config } from '../core/config.js';
+import { readConfig } from '../core/config.js';
 import { ExitCode, notFoundError, usageError } from '../core/errors.js';
 import { writePrivateFileAtomic } from '../core/fs-safe.js';
-import { openConfiguredKeystore, requireEntry, entryName } from '../core/keystore/index.js';
+import { requireEntry, entryName } from '../core/keystore/index.js';
 import { loadLogSigner, parseVkey, type LogVerifierKey } from '../core/audit/log-key.js';
 import { appendEvents } from '../core/audit/writer.js';
 import { readTailLines } from '../core/audit/tail.js';
 import type { VerifyReport } from '../core/audit/verify.js';
 import type { ReplayEvent, ReplayFilters } from '../core/audit/replay.js';
-import { createPassphraseSource, type Context, type KeystoreFlags } from './context.js';
+import type { Context, KeystoreFlags } from './context.js';
+import { loadConfig, openKeystore } from './state.js';
 import type { CommandResult } from './result.js';
 import { SCHEMA_VERSION } from './result.js';
 import { renderCheckpoint, renderProofCheck, renderReplay, renderReplayEvent, renderTailLine, renderVerify } from '../ui/render-audit.js';
@@ -57,11 +58,7 @@ function firstLineOrigin(file: string): string | null {
  * log's own hint and says so (VKEY_FROM_LOG).
  */
 function chooseVkey(ctx: Context, file: string, explicit: boolean, flag: string | undefined): string | undefined {
-  if (flag !== undefined) {
-    const text = existsSync(flag) ? readFileSync(flag, 'utf8').trim() : flag;
-    if (!parseVkey(text)) throw usageError('BAD_VKEY', `--vkey is not a C2SP Ed25519 verifier key (origin+keyid+base64) nor a file holding one: ${flag}`);
-    return text;
-  }
+  if (flag !== undefined) return readVkeyFlag(flag).text;
   const config = readConfig(ctx.paths);
   if (!config?.log?.vkey) return undefined;
   if (!explicit || firstLineOrigin(file) === config.log.origin) return config.log.vkey;
@@ -234,11 +231,20 @@ export async function verifyProofCommand(ctx: Context, file: string | undefined,
 }
 
 function trustedKey(ctx: Context, flag: string | undefined): LogVerifierKey {
-  const text = flag !== undefined ? (existsSync(flag) ? readFileSync(flag, 'utf8').trim() : flag) : readConfig(ctx.paths)?.log?.vkey;
+  if (flag !== undefined) return readVkeyFlag(flag).key;
+  const text = readConfig(ctx.paths)?.log?.vkey;
   if (text === undefined) throw usageError('VKEY_REQUIRED', 'no verifier key: pass --vkey (there is no agentauth install here to take it from)');
   const key = parseVkey(text);
-  if (!key) throw usageError('BAD_VKEY', `not a C2SP Ed25519 verifier key: ${text}`);
+  if (!key) throw usageError('BAD_VKEY', `the config's log vkey is not a C2SP Ed25519 verifier key: ${text}`);
   return key;
+}
+
+/** `--vkey` is the key itself or a file holding it. */
+function readVkeyFlag(flag: string): { text: string; key: LogVerifierKey } {
+  const text = existsSync(flag) ? readFileSync(flag, 'utf8').trim() : flag;
+  const key = parseVkey(text);
+  if (!key) throw usageError('BAD_VKEY', `--vkey is not a C2SP Ed25519 verifier key (origin+keyid+base64) nor a file holding one: ${flag}`);
+  return { text, key };
 }
 
 export interface CheckpointFlags extends LogFlag, KeystoreFlags {
@@ -246,9 +252,9 @@ export interface CheckpointFlags extends LogFlag, KeystoreFlags {
 }
 
 export async function checkpointCommand(ctx: Context, flags: CheckpointFlags): Promise<CommandResult> {
-  const config: Config = requireConfig(ctx.paths);
+  const config = loadConfig(ctx);
   const file = flags.log ?? ctx.paths.auditLog;
-  const keystore = await openConfiguredKeystore(config, ctx.paths, createPassphraseSource(ctx, flags));
+  const keystore = await openKeystore(ctx, config, flags);
   const origin = config.log.origin;
   const signer = await loadLogSigner(await requireEntry(keystore, entryName.logKey), origin);
   const result = await appendEvents(file, [], { origin, vkey: config.log.vkey, recoverActor: ctx.actor, signer: () => signer, forceCheckpoint: true });
@@ -268,7 +274,7 @@ export async function checkpointCommand(ctx: Context, flags: CheckpointFlags): P
 }
 
 export async function vkeyCommand(ctx: Context): Promise<CommandResult> {
-  const config = requireConfig(ctx.paths);
+  const config = loadConfig(ctx);
   return { data: { origin: config.log.origin, vkey: config.log.vkey }, render: () => config.log.vkey };
 }
 

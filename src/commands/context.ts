@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { isatty } from 'node:tty';
-import { AgentAuthError, ExitCode, keystoreError, usageError } from '../core/errors.js';
+import { keystoreError, usageError } from '../core/errors.js';
 import { resolvePaths, type Env, type Paths } from '../core/paths.js';
 import type { PassphraseSource } from '../core/keystore/index.js';
 import { createStyle, type Style } from '../ui/style.js';
@@ -101,8 +101,4 @@ export async function readAllStdin(stdin: NodeJS.ReadStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-export function internalError(message: string, cause?: unknown): AgentAuthError {
-  return new AgentAuthError('INTERNAL', ExitCode.internal, message, { cause });
 }

@@ -1,8 +1,8 @@
 // `init`, `status` and `doctor`.
 import { existsSync, statSync } from 'node:fs';
 import type { BackendName, Config } from '../core/config.js';
-import { readConfig, writeConfig } from '../core/config.js';
-import { AgentAuthError, ExitCode, keystoreError, usageError } from '../core/errors.js';
+import { readConfig, requireConfig, writeConfig } from '../core/config.js';
+import { ExitCode, keystoreError, usageError } from '../core/errors.js';
 import { ensurePrivateDir } from '../core/fs-safe.js';
 import { findActiveKey } from '../core/issuer.js';
 import { defaultIssuer, planInstall, validateIssuer } from '../core/install.js';
@@ -111,10 +111,7 @@ function checkFile(path: string, expectedMode: number): FileCheck {
 }
 
 export async function statusCommand(ctx: Context, _opts: { json?: boolean }): Promise<CommandResult> {
-  const config = readConfig(ctx.paths);
-  if (!config) {
-    throw new AgentAuthError('NOT_INITIALISED', ExitCode.notFound, `agentauth is not initialised (no ${ctx.paths.config})`, { hint: 'run: agentauth init' });
-  }
+  const config = requireConfig(ctx.paths);
   const files = [
     checkFile(ctx.paths.configDir, 0o700),
     checkFile(ctx.paths.config, 0o600),

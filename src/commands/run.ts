@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { updateConfig, type AgentRecord, type Config } from '../core/config.js';
+import { recordKeystoreEntry, updateConfig, type AgentRecord, type Config } from '../core/config.js';
 import { findAgent } from '../core/agents.js';
 import { AgentAuthError, ExitCode, isAgentAuthError, notFoundError, policyError, usageError } from '../core/errors.js';
 import { entryName } from '../core/keystore/index.js';
@@ -130,9 +130,7 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
 
   const { ca, createdKey } = await obtainLocalCa(config, keystore, ctx.paths, new Date());
   if (createdKey) {
-    await updateConfig(ctx.paths, (current) => {
-      if (!current.keystoreEntries.includes(entryName.caKey)) current.keystoreEntries.push(entryName.caKey);
-    });
+    await updateConfig(ctx.paths, (current) => recordKeystoreEntry(current, entryName.caKey));
   }
 
   const auditErrors = { count: 0 };

@@ -1,7 +1,7 @@
 // `secret add | list | rm | rotate` and `grant` (gateway.md, "Secrets").
 // Values never come from argv: stdin, a hidden prompt, or --from-file.
 import { readFileSync } from 'node:fs';
-import { updateConfig, type Config, type SecretRecord } from '../core/config.js';
+import { recordKeystoreEntry, updateConfig, type Config, type SecretRecord } from '../core/config.js';
 import { AgentAuthError, usageError } from '../core/errors.js';
 import { buildSecretRecord, findSecret, removeSecret, validateSecretValue, type SecretInput } from '../core/secrets.js';
 import { validateName } from '../core/names.js';
@@ -91,16 +91,21 @@ export async function addSecretCommand(ctx: Context, name: string, flags: Secret
   const { config } = await updateConfig(ctx.paths, async (config) => {
     if (config.secrets[name]) throw secretExists(name);
     assertEnvUnclaimed(config, record);
-    await updateVault(ctx.paths.vault, (vault) => {
-      vault.values[name] = encryptValue(vaultKey.key, name, value, new Date());
-    });
+    await storeValue(ctx, config, vaultKey.key, name, value, new Date());
     config.secrets[name] = record;
-    if (!config.keystoreEntries.includes(entryName.vaultKey)) config.keystoreEntries.push(entryName.vaultKey);
   });
   value.fill(0);
   await recordEvents(ctx, config, [{ kind: 'secret.add', actor: ctx.actor, data: describeBinding(record) }], keystore);
   const view = toView(config, record);
   return { data: { secret: view }, render: (style) => `${style.green('Added secret')} ${name} (value encrypted in ${ctx.paths.vault})\n${renderSecret(view, style)}` };
+}
+
+/** Encrypts `value` into the vault; called under the config lock (lock order: config, then vault). */
+async function storeValue(ctx: Context, config: Config, key: Buffer, name: string, value: Buffer, now: Date): Promise<void> {
+  await updateVault(ctx.paths.vault, (vault) => {
+    vault.values[name] = encryptValue(key, name, value, now);
+  });
+  recordKeystoreEntry(config, entryName.vaultKey);
 }
 
 function secretExists(name: string): AgentAuthError {
@@ -127,11 +132,8 @@ export async function rotateSecretCommand(ctx: Context, name: string, flags: Sec
   const now = new Date();
   const { config, result: record } = await updateConfig(ctx.paths, async (config) => {
     const record = findSecret(config, name);
-    await updateVault(ctx.paths.vault, (vault) => {
-      vault.values[name] = encryptValue(vaultKey.key, name, value, now);
-    });
+    await storeValue(ctx, config, vaultKey.key, name, value, now);
     record.rotatedAt = now.toISOString();
-    if (!config.keystoreEntries.includes(entryName.vaultKey)) config.keystoreEntries.push(entryName.vaultKey);
     return record;
   });
   value.fill(0);

@@ -137,6 +137,11 @@ export function requireConfig(paths: Paths): Config {
   return config;
 }
 
+/** Notes that the keystore now holds `name`, so that losing it is noticed, not regenerated. */
+export function recordKeystoreEntry(config: Config, name: string): void {
+  if (!config.keystoreEntries.includes(name)) config.keystoreEntries.push(name);
+}
+
 export function writeConfig(paths: Paths, config: Config): void {
   writePrivateFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
 }

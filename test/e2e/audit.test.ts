@@ -21,6 +21,19 @@ afterAll(() => home.cleanup());
 const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
 
 describe('agentauth audit (CLI)', () => {
+  it('a --vkey that is neither a key nor a file holding one is a usage error that changes nothing', async () => {
+    const proof = join(home.dir, 'proof.json');
+    writeFileSync(proof, '{}');
+    const before = readFileSync(log);
+    for (const args of [['audit', 'verify', '--vkey', 'not-a-vkey'], ['audit', 'verify-proof', proof, '--vkey', 'not-a-vkey']]) {
+      const r = await home.run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/--vkey is not a C2SP Ed25519 verifier key/);
+    }
+    expect(readFileSync(log)).toEqual(before);
+  });
+
   it('verify: the install log verifies with the config vkey; one flipped byte fails --strict', async () => {
     const ok = await home.run(['audit', 'verify', '--json']);
     expect(ok.code).toBe(0);
