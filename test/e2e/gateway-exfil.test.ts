@@ -118,12 +118,12 @@ describe('proxy credentials', () => {
   });
 
   it('an expired token for this gateway: accepted while valid, 407 once expired', async () => {
-    // The child publishes its proxy URL, the test mints a 2-second token for
+    // The child publishes its proxy URL, the test mints a 4-second token for
     // this gateway's audience, the child uses it at once and again after expiry.
     const dir = s.home.dir;
     const proxyFile = join(dir, 'proxy.txt');
     const tokenFile = join(dir, 'token.txt');
-    const script = `echo "$HTTPS_PROXY" > "${proxyFile}"; while [ ! -s "${tokenFile}" ]; do sleep 0.05; done; P="http://agent:$(cat "${tokenFile}")@127.0.0.1:\${HTTPS_PROXY##*@127.0.0.1:}"; curl -sS -o /dev/null -w '%{http_code}\\n' -x "$P" "https://${s.upstream.authority}/public"; sleep 3.2; curl -sS -o /dev/null -w '%{http_connect}\\n' -x "$P" "https://${s.upstream.authority}/public"`;
+    const script = `echo "$HTTPS_PROXY" > "${proxyFile}"; while [ ! -s "${tokenFile}" ]; do sleep 0.05; done; P="http://agent:$(cat "${tokenFile}")@127.0.0.1:\${HTTPS_PROXY##*@127.0.0.1:}"; curl -sS -o /dev/null -w '%{http_code}\\n' -x "$P" "https://${s.upstream.authority}/public"; sleep 5.5; curl -sS -o /dev/null -w '%{http_connect}\\n' -x "$P" "https://${s.upstream.authority}/public"`;
     const child = s.runShell(script, [], { timeoutMs: 30_000 });
     const deadline = Date.now() + 15_000;
     while (!existsSync(proxyFile) || readFileSync(proxyFile, 'utf8').trim() === '') {
@@ -132,7 +132,7 @@ describe('proxy credentials', () => {
     }
     const sessionToken = decodeURIComponent(new URL(readFileSync(proxyFile, 'utf8').trim()).password);
     const aud = JSON.parse(Buffer.from(sessionToken.split('.')[1]!, 'base64url').toString()).aud as string;
-    const minted = await execa(process.execPath, [BIN, 'token', 'mint', 'coder', '--aud', aud, '--ttl', '2s'], { env: s.home.env, extendEnv: false, reject: false, stdin: 'ignore' });
+    const minted = await execa(process.execPath, [BIN, 'token', 'mint', 'coder', '--aud', aud, '--ttl', '4s'], { env: s.home.env, extendEnv: false, reject: false, stdin: 'ignore' });
     expect(minted.exitCode, String(minted.stderr)).toBe(0);
     writeFileSync(tokenFile, String(minted.stdout).trim());
     const result = await child;
