@@ -142,7 +142,8 @@ async function runLoad() {
     socket.destroy();
   };
   let rssMaxKiB = 0;
-  const rssPid = options.rssOfParent ? process.ppid : null;
+  // The proxy's resident set: our parent when we run under `agentauth run`, else a given pid.
+  const rssPid = options.rssOfParent ? process.ppid : (options.rssPid ?? null);
   const sampler = rssPid
     ? setInterval(() => {
         try {

@@ -3,7 +3,8 @@
 //   direct upstream · a plain Node hop that rewrites one header · the gateway
 //   (through the built CLI: `agentauth run -- <load generator>`, audit on) ·
 //   mitmproxy with a header-rewriting addon, when `mitmdump` is installed.
-// Usage: node bench/gateway.mjs [--seconds N] [--connections N] [--rounds N]   (needs `npm run build`)
+// Usage: node bench/gateway.mjs [--seconds N] [--connections N] [--rounds N] [--only hop,gateway,…]   (needs `npm run build`)
+//   --only measures just the named peers (direct, hop, gateway, mitm, directTls, gatewayTls, mitmTls) and skips the report.
 // Prints a markdown table. Loopback only; every loop is bounded in time.
 // The machine is shared and noisy: peers are measured in interleaved rounds
 // and each figure is the median over rounds (RSS: the peak over rounds).
@@ -21,6 +22,7 @@ const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.ar
 const seconds = arg('--seconds', 5);
 const connections = arg('--connections', 32);
 const rounds = arg('--rounds', 3);
+const only = process.argv.includes('--only') ? new Set(process.argv[process.argv.indexOf('--only') + 1].split(',')) : null;
 const REAL = 'sk-bench-REAL-0123456789abcdef0123';
 const PH = 'aa-ph-bench-placeholder';
 const HOST = '127.0.0.2';
@@ -36,7 +38,7 @@ function startServer(args) {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolveReady, reject) => {
-    child.stdout.once('data', (chunk) => resolveReady(JSON.parse(chunk.toString().split('\n')[0])));
+    child.stdout.once('data', (chunk) => resolveReady({ ...JSON.parse(chunk.toString().split('\n')[0]), pid: child.pid }));
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
   });
 }
@@ -103,7 +105,7 @@ if (hasMitm) {
   const child = spawn('mitmdump', ['--listen-host', '127.0.0.1', '--listen-port', String(port), '-q', '-s', addon, '--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${certFile}`], { stdio: 'ignore' });
   children.push(child);
   await waitForPort(port);
-  mitm = { port, ca: join(confdir, 'mitmproxy-ca-cert.pem') };
+  mitm = { port, ca: join(confdir, 'mitmproxy-ca-cert.pem'), pid: child.pid };
   if (!existsSync(mitm.ca)) mitm = null;
 }
 
@@ -116,6 +118,7 @@ const median = (values) => {
   return sorted[Math.floor(sorted.length / 2)];
 };
 function measure(name, label, options, wrapper) {
+  if (only && !only.has(name)) return;
   const result = load(options, wrapper);
   (samples[name] ??= { label, runs: [] }).runs.push(result);
   console.error(`  ${label}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99.toFixed(2)} ms${result.rssMaxKiB ? `, RSS ${(result.rssMaxKiB / 1024).toFixed(1)} MiB` : ''}`);
@@ -126,13 +129,14 @@ const tlsTarget = { host: HOST, port: upstream.https, path: '/v1/bench', https: 
 for (let round = 1; round <= rounds; round += 1) {
   console.error(`round ${round}/${rounds}`);
   measure('direct', 'HTTP: direct to upstream', { ...http, key: REAL });
-  measure('hop', 'HTTP: plain Node hop (rewrites one header)', { ...http, via: 'absolute', proxy: `http://127.0.0.1:${hop.port}`, key: PH });
+  measure('hop', 'HTTP: plain Node hop (rewrites one header)', { ...http, via: 'absolute', proxy: `http://127.0.0.1:${hop.port}`, key: PH, rssPid: hop.pid });
   measure('gateway', 'HTTP: agentauth gateway (audit on)', { ...http, via: 'absolute', envProxy: true, keyEnv: 'UP_KEY', rssOfParent: true }, run);
-  if (mitm) measure('mitm', 'HTTP: mitmproxy (header-rewriting addon)', { ...http, via: 'absolute', proxy: `http://127.0.0.1:${mitm.port}`, key: PH });
+  if (mitm) measure('mitm', 'HTTP: mitmproxy (header-rewriting addon)', { ...http, via: 'absolute', proxy: `http://127.0.0.1:${mitm.port}`, key: PH, rssPid: mitm.pid });
   measure('directTls', 'HTTPS: direct to upstream', { ...tlsTarget, ca: certFile, key: REAL });
   measure('gatewayTls', 'HTTPS: agentauth gateway, TLS terminated (audit on)', { ...tlsTarget, via: 'connect', envProxy: true, keyEnv: 'UPS_KEY', ca: join(dir, 'aa', 'ca.pem'), rssOfParent: true }, run);
-  if (mitm) measure('mitmTls', 'HTTPS: mitmproxy, TLS terminated', { ...tlsTarget, via: 'connect', proxy: `http://127.0.0.1:${mitm.port}`, ca: mitm.ca, key: PH });
+  if (mitm) measure('mitmTls', 'HTTPS: mitmproxy, TLS terminated', { ...tlsTarget, via: 'connect', proxy: `http://127.0.0.1:${mitm.port}`, ca: mitm.ca, key: PH, rssPid: mitm.pid });
 }
+if (only) process.exit(0);
 for (const [name, { label, runs }] of Object.entries(samples)) {
   const result = {
     rps: median(runs.map((r) => r.rps)),
@@ -161,6 +165,7 @@ const targets = [
   ['gateway ÷ mitmproxy (HTTPS termination)', mitm ? fmt(ratio(results.gatewayTls, results.mitmTls)) : 'mitmproxy unavailable', '≥ 8×', mitm ? check(ratio(results.gatewayTls, results.mitmTls) >= 8) : 'n/a'],
   ['gateway p99 (HTTP / HTTPS)', `${results.gateway.p99.toFixed(2)} / ${results.gatewayTls.p99.toFixed(2)} ms`, '≤ 15 ms', check(results.gateway.p99 <= 15 && results.gatewayTls.p99 <= 15)],
   [`gateway RSS under ${connections} connections`, rssMiB ? `${rssMiB.toFixed(1)} MiB` : 'n/a', '≤ 80 MiB', rssMiB ? check(rssMiB <= 80) : 'n/a'],
+  ['… for scale: plain Node hop / mitmproxy RSS, same load', `${(results.hop.rssMaxKiB / 1024).toFixed(1)} / ${mitm ? `${(Math.max(results.mitm.rssMaxKiB, results.mitmTls.rssMaxKiB) / 1024).toFixed(1)} MiB` : 'n/a'}`, '—', ''],
   ['SSE time to first byte, median (direct / gateway)', `${ttfbDirect.median.toFixed(2)} / ${ttfbGateway.median.toFixed(2)} ms`, '≤ direct + 5 ms', check(ttfbGateway.median - ttfbDirect.median <= 5)],
 ];
 const table = (header, body) => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...body.map((row) => `| ${row.join(' | ')} |`)].join('\n');

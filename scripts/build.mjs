@@ -39,6 +39,6 @@ await build({
     js: "import { createRequire as __aaCreateRequire } from 'node:module'; const require = __aaCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
-  minify: true,
+  minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
   plugins: [startupShims],
 });

@@ -1,12 +1,13 @@
 // Group commit for long-running writers (the `run` gateway appends one event
-// per proxied request). Concurrent appends are batched into one
-// lock → write → fsync; each promise resolves only once its event is durable.
-// Other processes still append in between: every batch takes the log lock and
-// revalidates the cached tail (see writer.ts), so nothing forks.
+// per proxied request). Appends queue up for a short window and are then
+// written as one lock → write → fsync; each promise resolves only once its
+// event is durable. Other processes still append in between: every batch
+// takes the log lock and revalidates the cached tail (see writer.ts), so
+// nothing forks.
 import { withFileLock } from '../lock.js';
 import type { AuditEventInput } from './event.js';
 import type { LogSigner } from './log-key.js';
-import { appendLocked, type AppendOptions, type TailState } from './writer.js';
+import { appendLocked, saveStateFile, type AppendOptions, type TailState } from './writer.js';
 
 export interface AuditAppenderOptions {
   file: string;
@@ -17,31 +18,47 @@ export interface AuditAppenderOptions {
   recoverActor?: Record<string, unknown>;
   /** Most events per write (default 512). */
   maxBatch?: number;
-  /** How long the first event of a batch may wait for company, in ms (default 2). */
+  /**
+   * The group-commit window in ms (default 2): how long the first event of a
+   * batch waits for company, and the least time between two batches' starts.
+   * It bounds fsyncs to ~1000/window per second under load.
+   */
   maxDelayMs?: number;
+  /** Least time between two saves of the `.state` cache (default 1000 ms; always saved on checkpoint and close). */
+  saveStateEveryMs?: number;
+  /** Where a failed write of events given to `push` is reported (once per failed batch). */
+  onError?: (error: unknown) => void;
   now?: () => Date;
 }
 
 export interface AuditAppender {
   /** Resolves with the event's seq once it is fsynced. */
   append(event: AuditEventInput): Promise<number>;
+  /** Queues an event without a promise to wait on (a gateway's per-request events); failures go to `onError`. */
+  push(event: AuditEventInput): void;
   /** Appends a checkpoint now (end of a run). Resolves once durable. */
   checkpoint(): Promise<void>;
-  /** Flushes what is queued; later appends are refused. */
+  /** Flushes what is queued and saves the state cache; later appends are refused. */
   close(): Promise<void>;
+  /** Events accepted but not yet handed to a write. */
+  pending(): number;
 }
 
 interface Pending {
   event: AuditEventInput | null;
-  resolve: (seq: number) => void;
-  reject: (error: unknown) => void;
+  /** Absent for pushed events: nobody waits on them. */
+  resolve?: (seq: number) => void;
+  reject?: (error: unknown) => void;
 }
 
 export function createAuditAppender(options: AuditAppenderOptions): AuditAppender {
   const maxBatch = options.maxBatch ?? 512;
-  const maxDelayMs = options.maxDelayMs ?? 2;
+  const windowMs = options.maxDelayMs ?? 2;
+  const saveEveryMs = options.saveStateEveryMs ?? 1000;
   const queue: Pending[] = [];
   let state: TailState | null = null;
+  let stateSavedAt = Number.NEGATIVE_INFINITY;
+  let stateDirty = false;
   let running: Promise<void> | null = null;
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
@@ -57,15 +74,26 @@ export function createAuditAppender(options: AuditAppenderOptions): AuditAppende
   const writeBatch = async (batch: Pending[]): Promise<void> => {
     const events = batch.filter((p) => p.event !== null).map((p) => p.event as AuditEventInput);
     const force = batch.some((p) => p.event === null);
+    const saveState = force || performance.now() - stateSavedAt >= saveEveryMs;
     try {
-      const outcome = await withFileLock(options.file, () => appendLocked(options.file, events, { ...base, forceCheckpoint: force }, state));
+      const outcome = await withFileLock(options.file, () => appendLocked(options.file, events, { ...base, forceCheckpoint: force, saveState }, state));
       state = outcome.state;
+      stateDirty = !saveState;
+      if (saveState) stateSavedAt = performance.now();
       let i = 0;
-      for (const pending of batch) pending.resolve(pending.event === null ? outcome.result.size : (outcome.result.seqs[i++] as number));
+      for (const pending of batch) {
+        const seq = pending.event === null ? outcome.result.size : (outcome.result.seqs[i++] as number);
+        pending.resolve?.(seq);
+      }
     } catch (error) {
       // The cache may be out of date after a failure: rebuild it next time.
       state = null;
-      for (const pending of batch) pending.reject(error);
+      let pushed = false;
+      for (const pending of batch) {
+        if (pending.reject) pending.reject(error);
+        else pushed = true;
+      }
+      if (pushed) options.onError?.(error);
     }
   };
 
@@ -76,7 +104,14 @@ export function createAuditAppender(options: AuditAppenderOptions): AuditAppende
       timer = null;
     }
     running = (async () => {
-      while (queue.length > 0) await writeBatch(queue.splice(0, maxBatch));
+      while (queue.length > 0) {
+        const started = performance.now();
+        await writeBatch(queue.splice(0, maxBatch));
+        // Under steady load, let the next batch gather for the rest of the window
+        // instead of writing (and fsyncing) whatever trickled in meanwhile.
+        const rest = windowMs - (performance.now() - started);
+        if (!closed && rest > 0 && queue.length > 0 && queue.length < maxBatch) await new Promise((resolve) => setTimeout(resolve, rest));
+      }
     })().finally(() => {
       running = null;
       // Appends that arrived while the loop was ending would otherwise wait forever.
@@ -86,11 +121,11 @@ export function createAuditAppender(options: AuditAppenderOptions): AuditAppende
 
   const schedule = (): void => {
     if (running) return; // the running loop picks the new entries up
-    if (queue.length >= maxBatch) drain();
+    if (queue.length >= maxBatch || closed) drain();
     else timer ??= setTimeout(() => {
       timer = null;
       drain();
-    }, maxDelayMs);
+    }, windowMs);
   };
 
   const enqueue = (event: AuditEventInput | null): Promise<number> => {
@@ -103,6 +138,11 @@ export function createAuditAppender(options: AuditAppenderOptions): AuditAppende
 
   return {
     append: (event) => enqueue(event),
+    push: (event) => {
+      if (closed) return;
+      queue.push({ event });
+      schedule();
+    },
     checkpoint: async () => {
       await enqueue(null);
     },
@@ -110,6 +150,14 @@ export function createAuditAppender(options: AuditAppenderOptions): AuditAppende
       closed = true;
       drain();
       while (running) await running;
+      if (stateDirty && state) {
+        const last = state;
+        await withFileLock(options.file, () => saveStateFile(options.file, last)).catch(() => {
+          // Only a cache: the next writer rebuilds it from the log.
+        });
+        stateDirty = false;
+      }
     },
+    pending: () => queue.length,
   };
 }

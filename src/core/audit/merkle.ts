@@ -1,18 +1,25 @@
 // RFC 6962 / RFC 9162 Merkle tree hashing, the compact "frontier" of an
 // append-only tree, and inclusion/consistency proofs expressed as leaf ranges
 // so that a proof can be computed while streaming the log once.
-import { createHash } from 'node:crypto';
+import { createHash, hash as hashOnce } from 'node:crypto';
 
 export const EMPTY_ROOT = createHash('sha256').digest();
 const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
+const NODE_PREFIX = 0x01;
 
+// The one-shot crypto.hash is ~1.5× faster than a Hash object for inputs this
+// small, and the writer hashes every line on the gateway's hot path.
 export function hashLeaf(line: Buffer | string): Buffer {
+  if (typeof line === 'string') return hashOnce('sha256', `\u0000${line}`, 'buffer');
   return createHash('sha256').update(LEAF_PREFIX).update(line).digest();
 }
 
 export function hashNode(left: Buffer, right: Buffer): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  const input = Buffer.allocUnsafe(1 + left.length + right.length);
+  input[0] = NODE_PREFIX;
+  left.copy(input, 1);
+  right.copy(input, 1 + left.length);
+  return hashOnce('sha256', input, 'buffer');
 }
 
 /**

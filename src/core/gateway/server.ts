@@ -128,21 +128,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (denied) stats.denied += 1;
     const jti = (route?.principal ?? options.placeholderPrincipal).jti;
     try {
+      // Keys in canonical (sorted) order: the audit writer then serialises with one JSON.stringify.
       options.onEvent({
         kind: denied ? 'gateway.deny' : 'gateway.request',
-        actor: { sub: `agent:${options.agent}`, jti },
+        actor: { jti, sub: `agent:${options.agent}` },
         data: {
           agent: options.agent,
-          method,
-          host: route ? route.host : '',
-          path,
-          secret,
-          decision,
-          ...(reason ? { reason } : {}),
-          status,
-          ms: Math.round(performance.now() - started),
           bytes_in: bytesIn,
           bytes_out: bytesOut,
+          decision,
+          host: route ? route.host : '',
+          method,
+          ms: Math.round(performance.now() - started),
+          path,
+          ...(reason ? { reason } : {}),
+          secret,
+          status,
         },
       });
     } catch {
