@@ -39,6 +39,7 @@ await build({
     js: "import { createRequire as __aaCreateRequire } from 'node:module'; const require = __aaCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
+  // AGENTAUTH_NO_MINIFY=1 keeps names readable in CPU profiles (node --cpu-prof).
   minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
   plugins: [startupShims],
 });
