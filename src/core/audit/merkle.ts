@@ -14,6 +14,15 @@ export function hashLeaf(line: Buffer | string): Buffer {
   return createHash('sha256').update(LEAF_PREFIX).update(line).digest();
 }
 
+/**
+ * The leaf hash of a line held at `framed[1…]` behind a 0x00 byte: the buffer
+ * is then the RFC 6962 leaf input as it stands, so the writer hashes each new
+ * line in one call without copying it.
+ */
+export function hashFramedLeaf(framed: Buffer): Buffer {
+  return hashOnce('sha256', framed, 'buffer');
+}
+
 export function hashNode(left: Buffer, right: Buffer): Buffer {
   const input = Buffer.allocUnsafe(1 + left.length + right.length);
   input[0] = NODE_PREFIX;

@@ -15,9 +15,9 @@ import { basename, dirname, join } from 'node:path';
 import { AgentAuthError, ExitCode } from '../errors.js';
 import { fsyncDir, isMissingFileError } from '../fs-safe.js';
 import { withFileLock } from '../lock.js';
-import { CHECKPOINT_PREFIX, serializeCheckpoint, serializeEvent, type AuditEventInput } from './event.js';
+import { CHECKPOINT_PREFIX, prepareEvent, serializeCheckpoint, serializeEventTail, type AuditEventInput, type PreparedEvent } from './event.js';
 import type { LogSigner } from './log-key.js';
-import { Frontier, hashLeaf } from './merkle.js';
+import { Frontier, hashFramedLeaf, hashLeaf } from './merkle.js';
 import { signCheckpointNote } from './note.js';
 
 /** Automatic checkpoints: after this many uncovered events or this much time, whichever first. */
@@ -25,6 +25,7 @@ export const CHECKPOINT_EVERY_EVENTS = 1000;
 export const CHECKPOINT_EVERY_MS = 60 * 60 * 1000;
 
 const LF = 0x0a;
+const LF_BYTE = Buffer.from('\n');
 const YIELD_EVERY = 32;
 const SCAN_CHUNK = 1 << 20;
 
@@ -39,7 +40,7 @@ export interface AppendOptions {
    * append that can sign (the due condition stays true until then).
    */
   signer?: () => Promise<LogSigner | undefined> | LogSigner | undefined;
-  /** Who the `log.recover` event is attributed to (default: the first event's actor). */
+  /** Who the events the writer adds itself (log.recover, log.init for a log that vanished) are attributed to (default: the first event's actor). */
   recoverActor?: Record<string, unknown>;
   now?: () => Date;
   /** Force a checkpoint after these events even if none is due (`audit checkpoint`, end of `run`). */
@@ -96,7 +97,9 @@ function emptyState(): TailState {
 
 /** One-shot append (the CLI path): lock, append, fsync, unlock. */
 export async function appendEvents(file: string, events: AuditEventInput[], options: AppendOptions): Promise<AppendResult> {
-  return withFileLock(file, () => appendLocked(file, events, options, null).then((outcome) => outcome.result));
+  // Serialised (and validated) before the lock is taken.
+  const prepared = events.map(prepareEvent);
+  return withFileLock(file, () => appendLocked(file, prepared, options, null).then((outcome) => outcome.result));
 }
 
 /**
@@ -105,7 +108,7 @@ export async function appendEvents(file: string, events: AuditEventInput[], opti
  */
 export async function appendLocked(
   file: string,
-  events: AuditEventInput[],
+  events: readonly PreparedEvent[],
   options: AppendOptions,
   cached: TailState | null,
 ): Promise<{ result: AppendResult; state: TailState }> {
@@ -123,8 +126,16 @@ export async function appendLocked(
     }
 
     const now = options.now ?? (() => new Date());
+    const logJson = JSON.stringify(options.origin);
     const frontier = new Frontier(state.events, state.frontier.map((h) => Buffer.from(h, 'hex')));
-    const out: string[] = [];
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    let lastLine: Buffer | null = null;
+    const addLine = (line: Buffer): void => {
+      out.push(line, LF_BYTE);
+      outBytes += line.length + 1;
+      lastLine = line;
+    };
     const seqs: number[] = [];
     let lastLeaf = state.lastLeaf;
     let lastTs = state.lastTs;
@@ -132,7 +143,7 @@ export async function appendLocked(
     // Events of one batch mostly share a millisecond: format each distinct one once.
     let stampMs = Number.NaN;
     let stamp = '';
-    const push = (input: AuditEventInput, mine: boolean): void => {
+    const push = (event: PreparedEvent, mine: boolean): void => {
       const date = now();
       if (date.getTime() !== stampMs) {
         stampMs = date.getTime();
@@ -140,13 +151,17 @@ export async function appendLocked(
       }
       const ts = stamp;
       const seq = frontier.size;
-      const line = serializeEvent({ actor: input.actor, data: input.data, kind: input.kind, log: options.origin, prev: lastLeaf, seq, ts, v: 1 });
-      const leaf = hashLeaf(line);
+      const tail = serializeEventTail(logJson, lastLeaf, seq, ts);
+      const framed = Buffer.allocUnsafe(1 + event.head.length + Buffer.byteLength(tail));
+      framed[0] = 0;
+      event.head.copy(framed, 1);
+      framed.write(tail, 1 + event.head.length, 'utf8');
+      const leaf = hashFramedLeaf(framed);
       frontier.append(leaf);
       lastLeaf = leaf.toString('hex');
       lastTs = ts;
       if (seq === 0) anchorTs = ts;
-      out.push(line);
+      addLine(framed.subarray(1));
       if (mine) seqs.push(seq);
     };
 
@@ -155,13 +170,13 @@ export async function appendLocked(
       // An unterminated last line: a writer died mid-write. Keep its bytes in a
       // sidecar, cut the log back to the last complete line, and say so in the chain.
       recovered = moveTornTail(file, fd, state.bytes, size);
-      push({ kind: 'log.recover', actor: options.recoverActor ?? events[0]?.actor ?? { sub: 'agentauth' }, data: { file: basename(recovered.file), length: recovered.length, offset: recovered.offset, sha256: recovered.sha256 } }, false);
+      push(prepareEvent({ kind: 'log.recover', actor: options.recoverActor ?? events[0]?.actor ?? { sub: 'agentauth' }, data: { file: basename(recovered.file), length: recovered.length, offset: recovered.offset, sha256: recovered.sha256 } }), false);
     }
     if (frontier.size === 0 && events[0]?.kind !== 'log.init') {
       if (!options.vkey) {
         throw new AgentAuthError('AUDIT_LOG_MISSING', ExitCode.notFound, `the audit log ${file} is empty and does not start with log.init`, { hint: 'run: agentauth init' });
       }
-      push({ kind: 'log.init', actor: events[0]?.actor ?? { sub: 'agentauth' }, data: { origin: options.origin, vkey: options.vkey } }, false);
+      push(prepareEvent({ kind: 'log.init', actor: options.recoverActor ?? events[0]?.actor ?? { sub: 'agentauth' }, data: { origin: options.origin, vkey: options.vkey } }), false);
     }
     for (let i = 0; i < events.length; i += 1) {
       const event = events[i]!;
@@ -187,27 +202,26 @@ export async function appendLocked(
       if (signer) {
         const root = frontier.root();
         const note = signCheckpointNote(signer, frontier.size, root);
-        out.push(serializeCheckpoint({ kind: 'checkpoint', log: options.origin, note, root: root.toString('hex'), size: frontier.size, v: 1 }));
+        addLine(Buffer.from(serializeCheckpoint({ kind: 'checkpoint', log: options.origin, note, root: root.toString('hex'), size: frontier.size, v: 1 }), 'utf8'));
         checkpoint = { size: frontier.size, root: root.toString('hex'), note };
         checkpointSize = frontier.size;
         anchorTs = lastTs;
       }
     }
 
-    const text = Buffer.from(`${out.join('\n')}\n`, 'utf8');
     if (out.length > 0) {
       // The write lands in the page cache at once; the fsync is the slow part, and
       // done asynchronously it does not stall a gateway's requests (the lock is held until it ends).
-      writeAll(fd, text);
+      writeAll(fd, Buffer.concat(out, outBytes));
       await fsyncAsync(fd);
     }
-    const lastLine = out.length > 0 ? Buffer.from(`${out[out.length - 1]}\n`, 'utf8') : null;
+    const finalLine = lastLine as Buffer | null;
     const next: TailState = {
       v: 1,
       origin: options.origin,
-      bytes: state.bytes + (out.length > 0 ? text.length : 0),
-      tailLen: lastLine ? lastLine.length : state.tailLen,
-      tailHash: lastLine ? sha256Hex(lastLine) : state.tailHash,
+      bytes: state.bytes + outBytes,
+      tailLen: finalLine ? finalLine.length + 1 : state.tailLen,
+      tailHash: finalLine ? sha256Hex(Buffer.concat([finalLine, LF_BYTE])) : state.tailHash,
       events: frontier.size,
       lastLeaf,
       lastTs,
