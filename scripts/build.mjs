@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 // Without --clean, old chunks stay: a CLI process that started before this
 // build may still lazy-import them (tests and builds overlap in development).
 if (process.argv.includes('--clean')) await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
-// Measured start-up trims (see BENCHMARKS.md): dependencies that load heavy
-// modules at import time get lighter stand-ins, only inside those dependencies.
+// Measured start-up and memory trims (see BENCHMARKS.md): dependencies that
+// load heavy modules at import time get lighter stand-ins, only inside those dependencies.
 const shim = (name) => fileURLToPath(new URL(`./shims/${name}`, import.meta.url));
 const startupShims = {
   name: 'startup-shims',
@@ -18,6 +18,12 @@ const startupShims = {
     );
     b.onResolve({ filter: /^graceful-fs$/ }, (args) =>
       /[\\/]proper-lockfile[\\/]/.test(args.importer) ? { path: shim('graceful-fs.cjs') } : undefined,
+    );
+    // undici's HTTP/2 client is never used (the gateway offers upstreams only
+    // HTTP/1.1 in ALPN); undici copes with a Node without http2, and not
+    // loading it saves ~2.5 MiB of the gateway's RSS.
+    b.onResolve({ filter: /^(node:)?http2$/ }, (args) =>
+      /[\\/]undici[\\/]/.test(args.importer) ? { path: shim('no-http2.cjs') } : undefined,
     );
   },
 };
