@@ -44,6 +44,10 @@ export const SESSION_TTL_SECONDS = 10 * 60;
 export async function runCommand(ctx: Context, command: string[], flags: RunFlags): Promise<CommandResult> {
   const [file, ...args] = command;
   if (!file) throw usageError('NO_COMMAND', 'no command to run', { hint: 'agentauth run [--agent NAME] -- CMD [ARGS…]' });
+  // This process serves the child for as long as it runs: keep its heap
+  // small from the start (see core/heap.ts), before set-up grows it.
+  const { tuneHeapForLongRun } = await import('../core/heap.js');
+  tuneHeapForLongRun();
   let prepared: PreparedRun;
   try {
     prepared = await prepareRun(ctx, flags);
