@@ -184,7 +184,23 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
   audit.push(mintEvent(session.initial));
 
   const upstreamContext = tls.createSecureContext({ ca: trust.buildUpstreamRoots(upstreamExtra) });
-  const contextForHost = createLeafCache(ca, (leaf) => tls.createSecureContext({ key: leaf.keyPem, cert: leaf.certPem }));
+  // Leaves issued by earlier runs are reused from the keystore; a new one is
+  // stored in the background, and the run waits for that before it ends.
+  const storing = new Set<Promise<void>>();
+  const leafStore = {
+    get: (host: string) => keystore.get(entryName.caLeaf(host)),
+    set: (host: string, value: string) => {
+      const done = keystore.setMany({ [entryName.caLeaf(host)]: value }).finally(() => storing.delete(done));
+      storing.add(done);
+      return done;
+    },
+  };
+  const contextForHost = createLeafCache(ca, (leaf) => tls.createSecureContext({ key: leaf.keyPem, cert: leaf.certPem }), leafStore, (error) =>
+    ctx.warn(`could not keep a gateway certificate in the keystore (${(error as Error).message}); the next run issues it again`),
+  );
+  cleanup.push(async () => {
+    await Promise.allSettled([...storing]);
+  });
   const gateway = await startGateway({
     agent: agent.name,
     secrets: runSecrets,

@@ -3,7 +3,7 @@
 // scrubber without losing or leaking a byte, HEAD stays bodiless, and an
 // upstream that cannot be reached or trusted is a 502 that names the reason,
 // never an unverified connection.
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -101,6 +101,21 @@ describe('responses', () => {
     expect(result.stdout).toMatch(/^HTTP\/1\.1 200/);
     expect(result.stdout).toMatch(/content-type: application\/json/i);
     expect(s.upstream.seen.at(-1)?.method).toBe('HEAD');
+  });
+});
+
+describe('leaf certificates', () => {
+  it('a later run presents the leaf an earlier run issued (kept in the keystore), and it names the host', async () => {
+    const leafOf = async () => {
+      const result = await s.runShell(`curl -sS -o /dev/null -w '%{certs}' "https://${s.upstream.authority}/public"`);
+      expect(result.code, result.stderr).toBe(0);
+      return /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(result.stdout)?.[0];
+    };
+    const first = await leafOf();
+    const second = await leafOf();
+    expect(first).toBeDefined();
+    expect(second).toBe(first);
+    expect(new X509Certificate(first!).checkIP(s.upstream.host)).toBe(s.upstream.host);
   });
 });
 

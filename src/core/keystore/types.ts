@@ -22,4 +22,6 @@ export const entryName = {
   logKey: 'log-key',
   vaultKey: 'vault-key',
   caKey: 'ca-key',
+  /** A leaf certificate and its key for one terminated host: a cache, re-issued when missing or stale. */
+  caLeaf: (host: string) => `ca-leaf/${host}`,
 } as const;

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createLeafCache, generateCa, issueLeafCertificate, loadCa } from '../../../src/core/gateway/ca.js';
+import { createLeafCache, generateCa, issueLeafCertificate, loadCa, readStoredLeaf, type LeafCertificate } from '../../../src/core/gateway/ca.js';
 
 describe('local CA', () => {
   it('issues P-256 leaves with SAN = host, AKI/SKI, short validity, chaining to the CA', async () => {
@@ -42,5 +42,59 @@ describe('local CA', () => {
     await Promise.all([cache('a.example.com'), cache('A.example.com'), cache('a.example.com')]);
     await cache('b.example.com');
     expect(issued).toBe(2);
+  });
+
+  it('reuses a stored leaf while it chains to this CA, names the host, has a day left and holds its key; else issues and stores a new one', async () => {
+    const now = new Date();
+    const { ca } = await generateCa('test', now);
+    const other = await generateCa('other', now);
+    const good = await issueLeafCertificate(ca, 'api.example.com', now);
+    const otherKey = await issueLeafCertificate(ca, 'api.example.com', now);
+    const day = 86_400_000;
+    expect(readStoredLeaf(JSON.stringify(good), ca, 'api.example.com', now)).toEqual(good);
+    expect(readStoredLeaf(JSON.stringify(good), ca, 'API.example.com'.toLowerCase(), now)).toEqual(good);
+    // Less than a day left, or not yet valid:
+    expect(readStoredLeaf(JSON.stringify(good), ca, 'api.example.com', new Date(now.getTime() + 1.1 * day))).toBeNull();
+    expect(readStoredLeaf(JSON.stringify(good), ca, 'api.example.com', new Date(now.getTime() - 2 * 60 * 60 * 1000))).toBeNull();
+    // Another host, another CA, a key that is not the certificate's, garbage:
+    expect(readStoredLeaf(JSON.stringify(good), ca, 'evil.example.com', now)).toBeNull();
+    expect(readStoredLeaf(JSON.stringify(good), other.ca, 'api.example.com', now)).toBeNull();
+    expect(readStoredLeaf(JSON.stringify({ certPem: good.certPem, keyPem: otherKey.keyPem }), ca, 'api.example.com', now)).toBeNull();
+    expect(readStoredLeaf('{"certPem":"nope"}', ca, 'api.example.com', now)).toBeNull();
+    expect(readStoredLeaf('not json', ca, 'api.example.com', now)).toBeNull();
+
+    const stored = new Map<string, string>([['api.example.com', JSON.stringify(good)], ['old.example.com', JSON.stringify(await issueLeafCertificate(other.ca, 'old.example.com', now))]]);
+    const used: LeafCertificate[] = [];
+    const cache = createLeafCache(ca, (leaf) => (used.push(leaf), {} as never), {
+      get: async (host) => stored.get(host) ?? null,
+      set: async (host, value) => void stored.set(host, value),
+    });
+    await cache('api.example.com');
+    expect(used[0]).toEqual(good);
+    await cache('old.example.com');
+    await cache('new.example.com');
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const host of ['old.example.com', 'new.example.com']) {
+      const leaf = used.find((candidate) => new X509Certificate(candidate.certPem).checkHost(host) === host)!;
+      expect(new X509Certificate(leaf.certPem).checkIssued(new X509Certificate(ca.certPem))).toBe(true);
+      expect(stored.get(host)).toBe(JSON.stringify(leaf));
+    }
+    expect(used).toHaveLength(3);
+  });
+
+  it('serves a freshly issued leaf even when it cannot be stored, and reports why', async () => {
+    const { ca } = await generateCa('test', new Date());
+    const errors: unknown[] = [];
+    let served = 0;
+    const cache = createLeafCache(
+      ca,
+      () => (served += 1, {} as never),
+      { get: async () => null, set: async () => Promise.reject(new Error('keychain locked')) },
+      (error) => errors.push(error),
+    );
+    await cache('api.example.com');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(served).toBe(1);
+    expect(errors).toEqual([new Error('keychain locked')]);
   });
 });
