@@ -147,18 +147,52 @@ async function runLoad() {
   const sampler = rssPid
     ? setInterval(() => {
         try {
-          const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${rssPid}/status`, 'utf8'));
-          if (match) rssMaxKiB = Math.max(rssMaxKiB, Number(match[1]));
+          rssMaxKiB = Math.max(rssMaxKiB, readStatusKiB(rssPid, 'VmRSS') ?? 0);
         } catch {
           // not Linux: no figure
         }
       }, 100)
     : null;
+  // The proxy's CPU time over the measured window (user + system, clock ticks):
+  // steadier than req/s on a shared machine, and what a busy Pi pays per request.
+  let cpuStart = null;
+  let cpuEnd = null;
+  const cpuTimer = rssPid ? setTimeout(() => (cpuStart = readCpuTicks(rssPid)), Math.max(0, measureFrom - performance.now())) : null;
+  const cpuEndTimer = rssPid ? setTimeout(() => (cpuEnd = readCpuTicks(rssPid)), Math.max(0, deadline - performance.now())) : null;
   await Promise.all(Array.from({ length: connections }, worker));
   if (sampler) clearInterval(sampler);
+  clearTimeout(cpuTimer);
+  clearTimeout(cpuEndTimer);
+  cpuEnd ??= rssPid ? readCpuTicks(rssPid) : null;
+  // The kernel's high-water mark: the true peak since the proxy started (set-up and earlier rounds included).
+  const hwmKiB = readStatusKiB(rssPid, 'VmHWM');
   latencies.sort((a, b) => a - b);
   const pick = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { requests: latencies.length, rps: latencies.length / (durationMs / 1000), p50: pick(0.5), p99: pick(0.99), errors, statusErrors, rssMaxKiB };
+  // Linux USER_HZ is 100: one tick is 10 ms.
+  const cpuUsPerRequest = cpuStart !== null && cpuEnd !== null && latencies.length > 0 ? ((cpuEnd - cpuStart) * 10_000) / latencies.length : null;
+  return { requests: latencies.length, rps: latencies.length / (durationMs / 1000), p50: pick(0.5), p99: pick(0.99), errors, statusErrors, rssMaxKiB, hwmKiB, cpuUsPerRequest };
+}
+
+/** A `Vm…` line of /proc/PID/status in KiB, or null off Linux. */
+function readStatusKiB(pid, field) {
+  if (!pid) return null;
+  try {
+    const match = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** utime + stime of a process in clock ticks, or null off Linux. */
+function readCpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
 }
 
 /** Time to first body byte of an SSE response whose first event is sent at once. */
