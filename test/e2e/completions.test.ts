@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInitialisedHome, REPO_ROOT, type TempHome } from '../helpers/cli.js';
+import { skipWithout } from '../helpers/prerequisites.js';
 
 const FILES = { bash: 'completions/agentauth.bash', zsh: 'completions/_agentauth', fish: 'completions/agentauth.fish' } as const;
 
@@ -47,10 +48,7 @@ COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _agentauth; printf '%s\\n' "\${COMPREPLY
   ] as const) {
     it(`${file} parses in ${shell}`, async (context) => {
       const probe = await execa(shell, ['--version'], { reject: false });
-      if (probe.exitCode !== 0) {
-        console.warn(`[completions] ${shell} is not installed; its syntax check is skipped`);
-        context.skip();
-      }
+      skipWithout(context, probe.exitCode === 0 ? null : `${shell} (apt-get install ${shell}), for the syntax check of ${file}`);
       const r = await execa(shell, [...args, join(REPO_ROOT, file)], { reject: false });
       expect(r.exitCode, r.stderr).toBe(0);
     });

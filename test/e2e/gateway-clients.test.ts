@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO_ROOT } from '../helpers/cli.js';
 import { makeScenario, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
+import { skipWithout } from '../helpers/prerequisites.js';
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/gateway');
 let s: Scenario;
@@ -67,10 +68,7 @@ describe('curl', () => {
 describe('Python requests', () => {
   it('reaches the upstream with the swapped key', async (ctx) => {
     const found = await findPythonWithRequests();
-    if (!found) {
-      console.warn('skipped: no python3 with the requests module (apt-get install python3-requests)');
-      ctx.skip();
-    }
+    skipWithout(ctx, found ? null : 'a python3 with the requests module (apt-get install python3-requests)');
     const script = `import os, requests\nr = requests.get("https://${s.upstream.authority}/echo", headers={"Authorization": "Bearer " + os.environ["UP_KEY"]}, timeout=20)\nprint(r.status_code)\nprint(r.text)`;
     const result = await s.runShell(`"${found}" -c '${script.replace(/'/g, `'\\''`)}'`);
     expect(result.code, result.stderr).toBe(0);
@@ -103,10 +101,7 @@ describe('git', () => {
 describe('Node', () => {
   it('Node 24 fetch with NODE_USE_ENV_PROXY=1', async (ctx) => {
     const node24 = process.env['AGENTAUTH_TEST_NODE24'];
-    if (!node24 || !existsSync(node24)) {
-      console.warn('skipped: set AGENTAUTH_TEST_NODE24 to a Node 24 binary (npm install --prefix /tmp/node24 node@24)');
-      ctx.skip();
-    }
+    skipWithout(ctx, node24 && existsSync(node24) ? null : 'a Node 24 binary in AGENTAUTH_TEST_NODE24 (npm install --prefix /tmp/node24 node@24)');
     const result = await s.runShell(`"${node24}" "${FIXTURES}/fetch-client.mjs" "https://${s.upstream.authority}/echo"`);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^200\n/);

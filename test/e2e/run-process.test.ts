@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO_ROOT } from '../helpers/cli.js';
 import { makeScenario, mustRun, type Scenario } from '../fixtures/gateway/setup.js';
+import { skipWithout } from '../helpers/prerequisites.js';
 
 let s: Scenario;
 beforeAll(async () => {
@@ -152,10 +153,7 @@ describe("the child's environment", () => {
 describe('a TUI under tmux', () => {
   it('renders, takes keys in raw mode (Ctrl-C included) and exits with its code', async (ctx) => {
     const tmux = await execa('tmux', ['-V'], { reject: false });
-    if (tmux.exitCode !== 0) {
-      console.warn('skipped: tmux is not installed');
-      ctx.skip();
-    }
+    skipWithout(ctx, tmux.exitCode === 0 ? null : 'tmux (apt-get install tmux)');
     const socket = `aa-test-${randomBytes(4).toString('hex')}`;
     const wrapper = join(s.home.dir, 'tui.sh');
     const exports = Object.entries(s.home.env).map(([key, value]) => `export ${key}='${value.replace(/'/g, `'\\''`)}'`).join('\n');
@@ -192,16 +190,29 @@ describe('a TUI under tmux', () => {
 });
 
 describe('the audit trail', () => {
-  it('audit verify passes and replay lists the requests (when the audit commands exist)', async (ctx) => {
-    await s.runShell(`curl -sS -o /dev/null "https://${s.upstream.authority}/echo" -H "Authorization: Bearer $UP_KEY"`);
-    const verify = await s.home.run(['audit', 'verify']);
-    if (verify.stderr.includes('unknown command') || verify.code === 2) {
-      console.warn('skipped: `agentauth audit verify` does not exist yet');
-      ctx.skip();
-    }
+  it('audit verify passes and replay --agent coder lists every request of the run, denials included', async () => {
+    const base = `/v1/${randomBytes(6).toString('hex')}`;
+    const result = await s.runShell(
+      [
+        `curl -sS -o /dev/null "https://${s.upstream.authority}${base}/a?q=1" -H "Authorization: Bearer $UP_KEY"`,
+        // No key at all: the upstream's own 401 is passed through, and recorded.
+        `curl -sS -o /dev/null "https://${s.upstream.authority}${base}/b"`,
+        // The placeholder in the wrong header: refused by the gateway, recorded as a denial.
+        `curl -sS -o /dev/null "https://${s.upstream.authority}${base}/c" -H "X-Other: $UP_KEY"`,
+      ].join('; '),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const verify = await s.home.run(['audit', 'verify', '--strict']);
     expect(verify.code, verify.stderr + verify.stdout).toBe(0);
     const replay = await s.home.run(['audit', 'replay', '--agent', 'coder', '--json']);
     expect(replay.code, replay.stderr).toBe(0);
-    expect(replay.stdout).toContain('/echo');
+    const lines = replay.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; kind?: string; data?: Record<string, unknown> });
+    const requests = lines.filter((line) => line.type === 'event' && String(line.data?.['path']).startsWith(base));
+    expect(requests.map((line) => [line.kind, line.data?.['method'], line.data?.['host'], line.data?.['path'], line.data?.['status']])).toEqual([
+      ['gateway.request', 'GET', s.upstream.host, `${base}/a`, 200],
+      ['gateway.request', 'GET', s.upstream.host, `${base}/b`, 401],
+      ['gateway.deny', 'GET', s.upstream.host, `${base}/c`, 403],
+    ]);
+    expect(lines.at(-1)).toMatchObject({ type: 'summary', verified: true });
   });
 });

@@ -5,9 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, makeTempHome, PASSPHRASE } from '../helpers/cli.js';
+import { skipSuiteWithout } from '../helpers/prerequisites.js';
 
-const hasTmux = (await execa('tmux', ['-V'], { reject: false })).exitCode === 0;
-if (!hasTmux) console.warn('[tty tests skipped] tmux is not installed');
+const noTmux = skipSuiteWithout('tty tests', (await execa('tmux', ['-V'], { reject: false })).exitCode === 0 ? null : 'tmux (apt-get install tmux)');
 
 const t = makeTempHome({ DBUS_SESSION_BUS_ADDRESS: undefined });
 const session = `agentauth-tty-${process.pid}`;
@@ -32,7 +32,7 @@ async function waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
 
 const keys = (...k: string[]) => execa('tmux', ['send-keys', '-t', session, ...k]);
 
-describe.skipIf(!hasTmux)('interactive init in a terminal', () => {
+describe.skipIf(noTmux)('interactive init in a terminal', () => {
   it('offers the file backend, then reads the passphrase twice without echoing it', async () => {
     const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
     const envArgs = Object.entries({ ...t.env, TERM: 'xterm-256color' }).map(([k, v]) => quote(`${k}=${v}`));
