@@ -5,9 +5,11 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN } from '../helpers/cli.js';
 import { makeScenario, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
 import { startPlainServer } from '../fixtures/gateway/upstream.js';
+import { BIN, REPO_ROOT } from '../helpers/cli.js';
+
+const RAW_CLIENT = join(REPO_ROOT, 'test/fixtures/gateway/raw-client.mjs');
 
 let s: Scenario;
 let plain: Awaited<ReturnType<typeof startPlainServer>>;
@@ -99,6 +101,22 @@ describe('placeholder in the wrong place', () => {
     expect(result.stdout).toBe('403');
     expect(plain.seen.length).toBe(before);
     expect(denials().at(-1)).toMatchObject({ reason: 'unlisted-host', method: 'CONNECT' });
+  });
+});
+
+describe('requests no ordinary client sends', () => {
+  it('two Host headers, one naming the bound host: 400 duplicate-host, nothing reaches the upstream', async () => {
+    const seenBefore = s.upstream.seen.length;
+    const deniedBefore = denials().length;
+    const head = `GET /echo HTTP/1.1\\r\\nHost: evil.example\\r\\nHost: ${s.upstream.authority}\\r\\nAuthorization: Bearer $UP_KEY\\r\\nConnection: close\\r\\n\\r\\n`;
+    const result = await s.runShell(`"${process.execPath}" "${RAW_CLIENT}" "${s.upstream.host}" "${s.upstream.port}" '${head}'`);
+    expect(result.code, result.stderr).toBe(0);
+    const [statusLine, body = ''] = result.stdout.split('\n');
+    expect(statusLine).toBe('HTTP/1.1 400 Bad Request');
+    expect(JSON.parse(body)).toMatchObject({ error: 'agentauth_denied', reason: 'duplicate-host' });
+    expect(s.upstream.seen.length).toBe(seenBefore);
+    expect(result.stdout).not.toContain(REAL_KEY);
+    expect(denials().slice(deniedBefore)).toEqual([expect.objectContaining({ reason: 'duplicate-host', status: 400, path: '/echo' })]);
   });
 });
 

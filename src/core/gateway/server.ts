@@ -357,7 +357,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const started = performance.now();
     const method = req.method ?? 'GET';
     const path = stripQuery(target);
-    const { headers, host: hostHeader } = filterRequestHeaders(req.rawHeaders, upgrade !== null);
+    const { headers, host: hostHeader, hostCount } = filterRequestHeaders(req.rawHeaders, upgrade !== null);
+    if (hostCount > 1) {
+      // RFC 9112 §3.2: a 400. The check below reads one Host header, an
+      // upstream might route by another: never let the two disagree.
+      emit(route, method, path, null, 'deny', 400, started, 0, 0, 'duplicate-host');
+      req.resume();
+      return replyTo(res, upgrade, 400, 'duplicate-host', 'send exactly one Host header');
+    }
 
     const decision: Decision = decideRequest(
       { method, host: route.host, port: route.port, target, headers, ...(route.tunnel && hostHeader !== undefined ? { hostHeader } : {}) },
@@ -761,15 +768,19 @@ function parseAuthority(text: string, defaultPort: number): { host: string; port
 
 /**
  * Drops Proxy-Authorization, hop-by-hop headers and any header the Connection
- * header names; also returns the Host header (one pass over the raw pairs).
+ * header names; also returns the Host header and how many there were.
  */
-function filterRequestHeaders(raw: readonly string[], upgrade: boolean): { headers: string[]; host: string | undefined } {
+function filterRequestHeaders(raw: readonly string[], upgrade: boolean): { headers: string[]; host: string | undefined; hostCount: number } {
   let named: Set<string> | null = null;
   let host: string | undefined;
+  let hostCount = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase();
     if (lower === 'connection') for (const token of raw[i + 1]!.split(',')) (named ??= new Set()).add(token.trim().toLowerCase());
-    else if (lower === 'host') host = raw[i + 1];
+    else if (lower === 'host') {
+      host = raw[i + 1];
+      hostCount += 1;
+    }
   }
   const headers: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
@@ -779,7 +790,7 @@ function filterRequestHeaders(raw: readonly string[], upgrade: boolean): { heade
     if (upgrade && lower === 'sec-websocket-extensions') continue;
     headers.push(raw[i]!, raw[i + 1]!);
   }
-  return { headers, host };
+  return { headers, host, hostCount };
 }
 
 /**
