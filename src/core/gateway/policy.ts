@@ -154,6 +154,8 @@ function containsAny(text: string, forms: readonly string[]): boolean {
 }
 
 function safeDecode(text: string): string {
+  // Most paths and parameters hold no escapes: nothing to decode (this runs for every request).
+  if (!text.includes('%') && !text.includes('+')) return text;
   try {
     return decodeURIComponent(text.replace(/\+/g, ' '));
   } catch {
