@@ -13,6 +13,8 @@ import { makeScenario, mustRun, REAL_KEY, type Scenario } from '../fixtures/gate
 
 let s: Scenario;
 let closedPort: number;
+// Speaks, but not HTTP: whatever arrives, it answers with a line of nonsense.
+const garbage = createServer((socket) => socket.once('data', () => socket.end('HELLO this is not HTTP\r\n\r\n')));
 
 beforeAll(async () => {
   s = await makeScenario();
@@ -25,8 +27,10 @@ beforeAll(async () => {
   });
   await mustRun(s.home, ['secret', 'add', 'down', '--host', `127.0.0.2:${closedPort}`, '--header', 'X-Down', '--env', 'DOWN_KEY'], { input: 'down-value-0123456789\n' });
   await mustRun(s.home, ['grant', 'coder', 'down']);
+  await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.2', resolve));
 });
 afterAll(async () => {
+  garbage.close();
   await s?.cleanup();
 });
 
@@ -139,5 +143,14 @@ describe('upstreams that cannot be used', () => {
     expect(status).toBe('502');
     expect(JSON.parse(body)).toMatchObject({ error: 'agentauth_upstream_error', reason: 'upstream-unreachable' });
     expect(gatewayEvents('/anything').at(-1)).toMatchObject({ decision: 'error', status: 502, reason: 'upstream-unreachable' });
+  });
+
+  it('an upstream that does not speak HTTP/1.1 is a 502 upstream-bad-response', async () => {
+    const { port } = garbage.address() as { port: number };
+    const result = await s.runShell(`curl -sS -w '\\n%{http_code}' "http://127.0.0.2:${port}/nonsense"`);
+    const { status, body } = splitStatus(result.stdout);
+    expect(status).toBe('502');
+    expect(JSON.parse(body)).toMatchObject({ error: 'agentauth_upstream_error', reason: 'upstream-bad-response' });
+    expect(gatewayEvents('/nonsense').at(-1)).toMatchObject({ decision: 'error', status: 502, reason: 'upstream-bad-response' });
   });
 });

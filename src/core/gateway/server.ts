@@ -464,15 +464,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     upstream.end();
   }
 
-  /** The upstream could not be reached (or its certificate not verified) before it answered: 502 with the reason. */
+  /** The upstream failed before it answered (unreachable, untrusted, or not speaking HTTP/1.1): 502 with the reason. */
   function failUpstream(exchange: Exchange, error: NodeJS.ErrnoException, res: ServerResponse | null, upgrade: { socket: Socket } | null): void {
-    const { route } = exchange;
-    const code = error.code;
-    const tlsProblem = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME/i.test(code ?? '');
-    const reason = tlsProblem ? 'upstream-tls-unverified' : 'upstream-unreachable';
-    const hint = tlsProblem
-      ? `${formatAuthority(route.host, route.port)} presented a certificate the system roots do not trust (${code}); for a self-hosted service pass --upstream-ca FILE to agentauth run`
-      : `cannot reach ${formatAuthority(route.host, route.port)} (${code ?? error.message})`;
+    const { reason, hint } = describeUpstreamFailure(error, formatAuthority(exchange.route.host, exchange.route.port));
     finishExchange(exchange, 'error', 502, reason);
     if (res && !res.headersSent) writeJson(res, 502, reason, hint, {}, 'agentauth_upstream_error');
     else if (res) res.destroy();
@@ -751,6 +745,18 @@ async function* countBody(req: IncomingMessage, exchange: Exchange): AsyncGenera
     exchange.bytesIn += (chunk as Buffer).length;
     yield chunk as Buffer;
   }
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Why an upstream request failed before its answer began, in the words the child's 502 carries. */
+function describeUpstreamFailure(error: NodeJS.ErrnoException, authority: string): { reason: string; hint: string } {
+  const code = error.code;
+  if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME/i.test(code ?? '')) {
+    return { reason: 'upstream-tls-unverified', hint: `${authority} presented a certificate the system roots do not trust (${code}); for a self-hosted service pass --upstream-ca FILE to agentauth run` };
+  }
+  if (code !== undefined && UNREACHABLE.has(code)) return { reason: 'upstream-unreachable', hint: `cannot reach ${authority} (${code})` };
+  return { reason: 'upstream-bad-response', hint: `${authority} closed the connection or answered with something that is not HTTP/1.1 (${error.message})` };
 }
 
 function stripQuery(target: string): string {
