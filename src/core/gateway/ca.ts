@@ -151,7 +151,8 @@ export interface LeafStore {
  * same host share the pending promise instead of issuing several leaves.
  * With a store, a leaf issued by an earlier run is reused while it is fresh,
  * so a run that terminates TLS for known hosts never loads the X.509 writer
- * (~4 MiB of heap, and ~40 ms before the first CONNECT is answered).
+ * (~3 MiB of RSS): its first CONNECT to a host waits ~6 ms for the stored
+ * leaf's checks instead of ~100 ms for the import, a key pair and a signature.
  * A failure to store a new leaf is reported, never fatal: it is only a cache.
  */
 export function createLeafCache(
