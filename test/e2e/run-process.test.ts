@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO_ROOT } from '../helpers/cli.js';
-import { makeScenario, mustRun, type Scenario } from '../fixtures/gateway/setup.js';
+import { makeScenario, mustRun, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
 import { skipWithout } from '../helpers/prerequisites.js';
 
 let s: Scenario;
@@ -140,13 +140,21 @@ describe("the child's environment", () => {
   });
 
   it('the session token and the secret never appear in argv of agentauth or in its output', async () => {
-    const child = spawnRun(['--', 'sh', '-c', 'echo ready; sleep 1']);
-    await new Promise<void>((resolve) => child.stdout!.on('data', () => resolve()));
+    // The child prints its proxy URL, which carries this run's session token;
+    // other tests pass tokens of their own in argv at the same time, so the
+    // look-up is for this token and this secret, not for any JWT.
+    const child = spawnRun(['--', 'sh', '-c', 'echo "$HTTPS_PROXY"; sleep 1']);
+    const proxyUrl = await new Promise<string>((resolve) => child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
     const ps = await execa('ps', ['-eo', 'args'], { reject: false });
     const result = await child;
-    expect(ps.stdout).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ/);
-    expect(ps.stdout).not.toContain('sk-live-REALVALUE');
-    expect(result.stderr).not.toMatch(/eyJ/);
+    const token = decodeURIComponent(new URL(proxyUrl).password);
+    expect(token.split('.')).toHaveLength(3);
+    expect(ps.exitCode).toBe(0);
+    expect(ps.stdout).toContain('agentauth.js run');
+    expect(ps.stdout).not.toContain(token);
+    expect(ps.stdout).not.toContain(REAL_KEY);
+    expect(result.stderr).not.toContain(token);
+    expect(result.stderr).not.toContain(REAL_KEY);
   });
 });
 
