@@ -130,11 +130,9 @@ export async function appendLocked(
     const frontier = new Frontier(state.events, state.frontier.map((h) => Buffer.from(h, 'hex')));
     const out: Buffer[] = [];
     let outBytes = 0;
-    let lastLine: Buffer | null = null;
     const addLine = (line: Buffer): void => {
       out.push(line, LF_BYTE);
       outBytes += line.length + 1;
-      lastLine = line;
     };
     const seqs: number[] = [];
     let lastLeaf = state.lastLeaf;
@@ -215,7 +213,8 @@ export async function appendLocked(
       writeAll(fd, Buffer.concat(out, outBytes));
       await fsyncAsync(fd);
     }
-    const finalLine = lastLine as Buffer | null;
+    // `out` alternates lines and LFs.
+    const finalLine = out.length > 0 ? out[out.length - 2]! : null;
     const next: TailState = {
       v: 1,
       origin: options.origin,

@@ -520,7 +520,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const declared = scrubbing && !decoderFactory && headersOut.length !== undefined ? Number(headersOut.length) : -1;
     let scrubber: StreamScrubber | null = null;
     let headOut = false;
-    let ended = false;
     const sendHead = () => {
       if (headOut) return;
       headOut = true;
@@ -548,7 +547,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         sendHead();
         exchange.bytesOut += whole.length;
         response.end(whole);
-        ended = true;
         return true;
       }
       scrubber ??= createStreamScrubber(scrubRules);
@@ -560,13 +558,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     };
     const finish = () => {
       stopFlushTimer();
-      if (!ended && !response.writableEnded) {
+      // Already ended when the whole body came in one chunk.
+      if (!response.writableEnded) {
         const rest = scrubber ? scrubber.flush() : EMPTY_BODY;
         exchange.bytesOut += rest.length;
         sendHead();
         response.end(rest);
       }
-      ended = true;
       finishExchange(exchange, 'allow', status);
     };
     const fail = () => {
