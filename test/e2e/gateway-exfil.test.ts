@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeScenario, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
+import { makeScenario, readAuditLines, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
 import { startPlainServer } from '../fixtures/gateway/upstream.js';
 import { BIN, REPO_ROOT } from '../helpers/cli.js';
 
@@ -25,11 +25,7 @@ afterAll(async () => {
 });
 
 function auditLines(): Record<string, unknown>[] {
-  const file = join(s.home.home, 'audit.jsonl');
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return readAuditLines(s.home);
 }
 
 function denials(): { reason: string; method: string; path: string; status: number }[] {

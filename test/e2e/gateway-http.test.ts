@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bigBody } from '../fixtures/gateway/upstream.js';
-import { makeScenario, mustRun, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
+import { makeScenario, mustRun, readAuditLines, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
 
 let s: Scenario;
 let closedPort: number;
@@ -35,12 +35,9 @@ afterAll(async () => {
 });
 
 function gatewayEvents(path: string): Record<string, unknown>[] {
-  return readFileSync(join(s.home.home, 'audit.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { kind: string; data: Record<string, unknown> })
-    .filter((line) => line.kind.startsWith('gateway.') && line.data['path'] === path)
-    .map((line) => line.data);
+  return readAuditLines(s.home)
+    .filter((line) => String(line['kind']).startsWith('gateway.') && (line['data'] as Record<string, unknown>)['path'] === path)
+    .map((line) => line['data'] as Record<string, unknown>);
 }
 
 /** curl … -w '\n%{http_code}': the body, then the status on the last line. */
