@@ -76,7 +76,7 @@ interface PreparedRun {
   env: Record<string, string>;
   secretNames: string[];
   session: import('../core/gateway/session.js').Session<MintedToken>;
-  gateway: import('../core/gateway/server.js').Gateway;
+  gateway: import('../core/gateway/listen.js').Gateway;
   audit: import('../core/gateway/audit-sink.js').AuditSink;
   auditErrors: { count: number };
 }
@@ -104,7 +104,7 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
   // Heavy modules only now: `token mint` never pays for TLS and X.509.
   const [tls, { startGateway }, { obtainLocalCa }, { createLeafCache }, { createRunSecret }, trust, { buildChildEnv }, { startSession }] = await Promise.all([
     import('node:tls'),
-    import('../core/gateway/server.js'),
+    import('../core/gateway/listen.js'),
     import('../core/gateway/ca-store.js'),
     import('../core/gateway/ca.js'),
     import('../core/gateway/policy.js'),
@@ -186,26 +186,17 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
   const upstreamContext = tls.createSecureContext({ ca: trust.buildUpstreamRoots(upstreamExtra) });
   // Leaves issued by earlier runs are reused from the keystore; a new one is
   // stored in the background, and the run waits for that before it ends.
-  const storing = new Set<Promise<void>>();
-  const leafStore = {
-    get: (host: string) => keystore.get(entryName.caLeaf(host)),
-    set: (host: string, value: string) => {
-      const done = keystore.setMany({ [entryName.caLeaf(host)]: value }).finally(() => storing.delete(done));
-      storing.add(done);
-      return done;
-    },
-  };
+  const { createKeystoreLeafStore } = await import('../core/gateway/leaf-store.js');
+  const leafStore = createKeystoreLeafStore(keystore);
   const contextForHost = createLeafCache(ca, (leaf) => tls.createSecureContext({ key: leaf.keyPem, cert: leaf.certPem }), leafStore, (error) =>
     ctx.warn(`could not keep a gateway certificate in the keystore (${(error as Error).message}); the next run issues it again`),
   );
-  cleanup.push(async () => {
-    await Promise.allSettled([...storing]);
-  });
+  cleanup.push(() => leafStore.settle());
   const gateway = await startGateway({
     agent: agent.name,
     secrets: runSecrets,
     authenticate: (token) => session.authenticate(token),
-    placeholderPrincipal: session.principal,
+    baseUrlPrincipal: session.principal,
     contextForHost,
     upstreamContext,
     denyUnlisted: flags.denyUnlisted === true,
@@ -222,6 +213,7 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
     inherit: flags.inheritEnv !== false,
     port: gateway.port,
     sessionToken: session.initial.token,
+    runKey: gateway.runKey,
     caFile: ctx.paths.caCert,
     bundleFile,
     secrets: runSecrets.map((secret) => ({
@@ -230,6 +222,7 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
       ...(secret.record.env !== undefined ? { env: secret.record.env } : {}),
       ...(secret.record.baseUrlEnv !== undefined ? { baseUrlEnv: secret.record.baseUrlEnv } : {}),
     })),
+    boundHosts: runSecrets.flatMap((secret) => secret.policy.hosts.map((pattern) => pattern.host)),
   });
   return { config, agent, keystore, runId, cleanup, gatewayPort: gateway.port, env, secretNames, session, gateway, audit, auditErrors };
 }

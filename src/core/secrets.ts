@@ -18,14 +18,22 @@ const MAX_VALUE_BYTES = 16 * 1024;
 /** What `secret add` takes: the record's binding fields, with the path prefix as `path`. */
 export type SecretInput = Pick<SecretRecord, 'hosts' | 'methods' | 'header' | 'format' | 'query' | 'env' | 'baseUrlEnv'> & { path?: string };
 
-/** A parsed `--host`: `api.example.com`, `*.example.com`, `host:8443`, `127.0.0.2:8443`, `[::1]:8443`. */
+/** A binding's scheme: the real value goes over TLS unless a binding spells out `http://`. */
+export type Scheme = 'http' | 'https';
+
+/**
+ * A parsed `--host`: `api.example.com`, `*.example.com`, `host:8443`,
+ * `127.0.0.2:8443`, `[::1]:8443` (all https), or `http://localhost:11434`.
+ */
 export interface HostPattern {
+  scheme: Scheme;
   /** Lowercase host without brackets; for a wildcard, the part after `*.`. */
   host: string;
   wildcard: boolean;
   port: number;
 }
 
+const DEFAULT_PORTS: Record<Scheme, number> = { https: DEFAULT_PORT, http: 80 };
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const TOKEN_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -42,10 +50,21 @@ const RESERVED_ENV = new Set([
 
 export function parseHostPattern(text: string): HostPattern {
   const bad = (why: string) =>
-    usageError('BAD_HOST', `invalid --host ${JSON.stringify(text)}: ${why}`, { hint: 'use an exact host (api.example.com), one wildcard label (*.example.com), optionally :PORT' });
+    usageError('BAD_HOST', `invalid --host ${JSON.stringify(text)}: ${why}`, {
+      hint: 'use an exact host (api.example.com), one wildcard label (*.example.com), optionally :PORT; http://HOST[:PORT] only for a service without TLS',
+    });
   let rest = text.trim().toLowerCase();
-  if (rest.includes('/') || rest.includes('@')) throw bad('give a host, not a URL');
-  let port = DEFAULT_PORT;
+  let scheme: Scheme = 'https';
+  const prefix = /^([a-z][a-z0-9+.-]*):\/\//.exec(rest);
+  if (prefix) {
+    if (prefix[1] !== 'http' && prefix[1] !== 'https') throw bad('the scheme must be https:// (the default) or http://');
+    scheme = prefix[1];
+    rest = rest.slice(prefix[0].length);
+    // `http://host:port/` as copied from a browser: the one trailing slash is not a path.
+    if (rest.endsWith('/')) rest = rest.slice(0, -1);
+  }
+  if (rest.includes('/') || rest.includes('@')) throw bad('give a host, not a URL with a path or user');
+  let port = DEFAULT_PORTS[scheme];
   let host: string;
   if (rest.startsWith('[')) {
     const end = rest.indexOf(']');
@@ -55,14 +74,14 @@ export function parseHostPattern(text: string): HostPattern {
     if (rest.startsWith(':')) port = parsePort(rest.slice(1), bad);
     else if (rest !== '') throw bad('unexpected text after ]');
     if (isIP(host) !== 6) throw bad('not an IPv6 address');
-    return { host, wildcard: false, port };
+    return { scheme, host, wildcard: false, port };
   }
   const colon = rest.lastIndexOf(':');
   if (colon !== -1) {
     port = parsePort(rest.slice(colon + 1), bad);
     rest = rest.slice(0, colon);
   }
-  if (isIP(rest) === 4) return { host: rest, wildcard: false, port };
+  if (isIP(rest) === 4) return { scheme, host: rest, wildcard: false, port };
   let wildcard = false;
   if (rest.startsWith('*.')) {
     wildcard = true;
@@ -73,7 +92,7 @@ export function parseHostPattern(text: string): HostPattern {
   // `*.com` would bind a secret to a whole top-level domain.
   if (wildcard && labels.length < 2) throw bad('a wildcard needs at least two labels after it (*.example.com)');
   host = rest;
-  return { host, wildcard, port };
+  return { scheme, host, wildcard, port };
 }
 
 function parsePort(text: string, bad: (why: string) => Error): number {
@@ -82,24 +101,30 @@ function parsePort(text: string, bad: (why: string) => Error): number {
   return port;
 }
 
+/** As stored and listed: https bindings bare (`api.example.com`, `host:8443`), plain-HTTP ones spelled out (`http://localhost:11434`). */
 export function formatHostPattern(pattern: HostPattern): string {
   const host = pattern.wildcard ? `*.${pattern.host}` : isIP(pattern.host) === 6 ? `[${pattern.host}]` : pattern.host;
-  return pattern.port === DEFAULT_PORT ? host : `${host}:${pattern.port}`;
+  const authority = pattern.port === DEFAULT_PORTS[pattern.scheme] ? host : `${host}:${pattern.port}`;
+  return pattern.scheme === 'http' ? `http://${authority}` : authority;
 }
 
-/** `*.example.com` matches exactly one more label: a.example.com, not example.com nor a.b.example.com. */
-export function hostMatches(pattern: HostPattern, host: string, port: number): boolean {
+/** `*.example.com` matches exactly one more label: a.example.com, not example.com nor a.b.example.com. Same scheme and port only. */
+export function hostMatches(pattern: HostPattern, scheme: Scheme, host: string, port: number): boolean {
+  return scheme === pattern.scheme && hostNameMatches(pattern, host, port);
+}
+
+/** The host and port alone (the scheme is checked by the caller). `host` is already lowercase. */
+function hostNameMatches(pattern: HostPattern, host: string, port: number): boolean {
   if (port !== pattern.port) return false;
-  const name = host.toLowerCase();
-  if (!pattern.wildcard) return name === pattern.host;
-  if (!name.endsWith(`.${pattern.host}`)) return false;
-  const label = name.slice(0, name.length - pattern.host.length - 1);
+  if (!pattern.wildcard) return host === pattern.host;
+  if (!host.endsWith(`.${pattern.host}`)) return false;
+  const label = host.slice(0, host.length - pattern.host.length - 1);
   return label.length > 0 && !label.includes('.');
 }
 
 /**
  * Path prefixes match on segment boundaries: `/v1` covers `/v1` and `/v1/x`,
- * never `/v1beta`. `path` is the request path without its query.
+ * never `/v1beta`. Both sides are decoded paths (see decodeRequestPath).
  */
 export function pathMatches(prefix: string | undefined, path: string): boolean {
   if (prefix === undefined || prefix === '/' || prefix === '') return true;
@@ -109,15 +134,39 @@ export function pathMatches(prefix: string | undefined, path: string): boolean {
   return next === '' || next === '/';
 }
 
+/**
+ * A request path as a path-limited grant compares it: percent-decoded once.
+ * Null when servers could read the path differently from the grant: an
+ * encoded `/` or `\` (nginx and others decode them before routing), a raw
+ * `\`, `;` parameters (Tomcat's `/..;/`), a fragment, an escape that decodes
+ * to another escape or to a control byte, bad UTF-8, or a dot segment raw or
+ * encoded (`/v1/..%2fadmin` must never match `/v1`).
+ */
+export function decodeRequestPath(path: string): string | null {
+  if (/[\\;#]/.test(path)) return null;
+  if (!path.includes('%')) return hasDotSegment(path) ? null : path;
+  let decoded: string;
+  let escaped = '';
+  try {
+    decoded = decodeURIComponent(path);
+    for (const run of path.match(/(?:%[0-9A-Fa-f]{2})+/g) ?? []) escaped += decodeURIComponent(run);
+  } catch {
+    return null;
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[/\\;#%?\u0000-\u001f\u007f]/.test(escaped)) return null;
+  return hasDotSegment(decoded) ? null : decoded;
+}
+
 function validatePathPrefix(path: string): string {
-  if (!path.startsWith('/') || /[?#\s]/.test(path) || hasDotSegment(path)) {
-    throw usageError('BAD_PATH', `invalid path prefix ${JSON.stringify(path)}: it must start with "/" and hold no query, fragment, spaces or dot segments`);
+  if (!path.startsWith('/') || /[?#\s]/.test(path) || decodeRequestPath(path) === null) {
+    throw usageError('BAD_PATH', `invalid path prefix ${JSON.stringify(path)}: it must start with "/" and hold no query, fragment, spaces, dot segments, ";", "\\" or encoded separators`);
   }
   return path;
 }
 
 /** True when a path holds `.` or `..` segments, also percent-encoded (`%2e`). */
-export function hasDotSegment(path: string): boolean {
+function hasDotSegment(path: string): boolean {
   return path.split('/').some((segment) => {
     const decoded = segment.replace(/%2e/gi, '.');
     return decoded === '.' || decoded === '..';
@@ -145,7 +194,8 @@ function validateEnvName(name: string, flag: string): string {
 export function buildSecretRecord(name: string, input: SecretInput, now: Date): SecretRecord {
   validateName(name, 'secret');
   if (input.hosts.length === 0) throw usageError('NO_HOST', 'a secret needs at least one --host it may be sent to');
-  const hosts = [...new Set(input.hosts.map((host) => formatHostPattern(parseHostPattern(host))))];
+  const patterns = input.hosts.map(parseHostPattern);
+  const hosts = [...new Set(patterns.map(formatHostPattern))];
   if ((input.header === undefined) === (input.query === undefined)) {
     throw usageError('BAD_PLACEMENT', 'give exactly one of --header NAME or --query PARAM: where the value travels');
   }
@@ -171,7 +221,7 @@ export function buildSecretRecord(name: string, input: SecretInput, now: Date): 
   if (input.env !== undefined) record.env = validateEnvName(input.env, '--env');
   if (input.baseUrlEnv !== undefined) {
     record.baseUrlEnv = validateEnvName(input.baseUrlEnv, '--base-url-env');
-    if (!hosts.some((host) => !host.startsWith('*.'))) {
+    if (!patterns.some((pattern) => !pattern.wildcard)) {
       throw usageError('BAD_BASE_URL', '--base-url-env needs one exact --host (a wildcard names no single upstream)');
     }
   }
@@ -237,7 +287,8 @@ export function buildGrant(secret: SecretRecord, input: GrantInput): GrantRecord
   }
   if (input.paths && input.paths.length > 0) {
     const paths = [...new Set(input.paths.map(validatePathPrefix))];
-    const outside = paths.filter((path) => !pathMatches(secret.pathPrefix, path));
+    const ceiling = secret.pathPrefix !== undefined ? decodeRequestPath(secret.pathPrefix) ?? undefined : undefined;
+    const outside = paths.filter((path) => !pathMatches(ceiling, decodeRequestPath(path)!));
     if (outside.length > 0) {
       throw policyError('GRANT_WIDENS', `secret "${secret.name}" is bound to paths under ${secret.pathPrefix}; a grant cannot reach ${outside.join(', ')}`, {
         hint: 'a grant can only narrow the secret\'s binding',
@@ -278,26 +329,57 @@ export interface EffectivePolicy {
   hosts: HostPattern[];
   /** Undefined = any method. */
   methods: string[] | undefined;
-  /** Undefined = any path. Every entry lies inside the secret's prefix. */
+  /** Undefined = any path. Every entry lies inside the secret's prefix. Decoded, as request paths are compared. */
   paths: string[] | undefined;
+  /** The secret's own prefix, decoded: the ceiling even if an old grant says otherwise. */
+  ceiling: string | undefined;
 }
 
 export function buildEffectivePolicy(secret: SecretRecord, grant: GrantRecord): EffectivePolicy {
   const methods = grant.methods ?? secret.methods;
   const paths = grant.paths ?? (secret.pathPrefix !== undefined ? [secret.pathPrefix] : undefined);
-  return { secret, hosts: secret.hosts.map(parseHostPattern), methods, paths };
+  // Stored prefixes were validated on the way in; one that no longer decodes cleanly matches nothing.
+  const decode = (prefix: string) => decodeRequestPath(prefix) ?? '\u0000';
+  return {
+    secret,
+    hosts: secret.hosts.map(parseHostPattern),
+    methods,
+    paths: paths?.map(decode),
+    ceiling: secret.pathPrefix !== undefined ? decode(secret.pathPrefix) : undefined,
+  };
 }
 
+/** Whether the policy limits paths at all: then ambiguous paths are refused (decodeRequestPath). */
+export function policyLimitsPaths(policy: EffectivePolicy): boolean {
+  return policy.paths !== undefined || (policy.ceiling !== undefined && policy.ceiling !== '/');
+}
+
+/** `path` is the raw request path (no query); it is decoded here when the policy limits paths. */
 export function policyAllows(policy: EffectivePolicy, method: string, path: string): boolean {
   if (policy.methods && !policy.methods.includes(method.toUpperCase())) return false;
-  if (policy.paths && !policy.paths.some((prefix) => pathMatches(prefix, path))) return false;
-  // A grant's path is also checked against the secret's own prefix: a
-  // secret's binding is the ceiling even if an old grant says otherwise.
-  return pathMatches(policy.secret.pathPrefix, path);
+  if (!policyLimitsPaths(policy)) return true;
+  const decoded = decodeRequestPath(path);
+  if (decoded === null) return false;
+  if (policy.paths && !policy.paths.some((prefix) => pathMatches(prefix, decoded))) return false;
+  return pathMatches(policy.ceiling, decoded);
 }
 
-export function policyBindsHost(policy: EffectivePolicy, host: string, port: number): boolean {
-  return policy.hosts.some((pattern) => hostMatches(pattern, host, port));
+export function policyBindsHost(policy: EffectivePolicy, scheme: Scheme, host: string, port: number): boolean {
+  return policy.hosts.some((pattern) => hostMatches(pattern, scheme, host, port));
+}
+
+/**
+ * The binding that names this host under the other scheme, if any (for 403
+ * scheme-mismatch): on the same port (`http://api.example.com:443`), or each
+ * on its scheme's default port (`http://api.example.com` for api.example.com).
+ */
+export function policyBindsOtherScheme(policy: EffectivePolicy, scheme: Scheme, host: string, port: number): HostPattern | null {
+  for (const pattern of policy.hosts) {
+    if (pattern.scheme === scheme) continue;
+    const defaults = port === DEFAULT_PORTS[scheme] && pattern.port === DEFAULT_PORTS[pattern.scheme];
+    if (hostNameMatches(pattern, host, defaults ? pattern.port : port)) return pattern;
+  }
+  return null;
 }
 
 /** Describes a grant for `secret list` and `agent show`. */

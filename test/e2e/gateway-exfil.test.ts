@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeScenario, readAuditLines, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
+import { makeScenario, problem, readAuditLines, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
 import { startPlainServer } from '../fixtures/gateway/upstream.js';
 import { BIN, REPO_ROOT } from '../helpers/cli.js';
 
@@ -66,8 +66,7 @@ describe('placeholder in the wrong place', () => {
       const deniedBefore = denials().length;
       const result = await curlThrough(args());
       expect(result.status, result.stderr).toBe('403');
-      expect(result.body).toMatchObject({ error: 'agentauth_denied', reason });
-      expect(typeof result.body['hint']).toBe('string');
+      expect(result.body).toEqual(problem(403, reason));
       expect(s.upstream.seen.length).toBe(seenBefore);
       expect(plain.seen.length).toBe(plainBefore);
       const newDenials = denials().slice(deniedBefore);
@@ -109,7 +108,7 @@ describe('requests no ordinary client sends', () => {
     expect(result.code, result.stderr).toBe(0);
     const [statusLine, body = ''] = result.stdout.split('\n');
     expect(statusLine).toBe('HTTP/1.1 400 Bad Request');
-    expect(JSON.parse(body)).toMatchObject({ error: 'agentauth_denied', reason: 'duplicate-host' });
+    expect(JSON.parse(body)).toEqual(problem(400, 'duplicate-host'));
     expect(s.upstream.seen.length).toBe(seenBefore);
     expect(result.stdout).not.toContain(REAL_KEY);
     expect(denials().slice(deniedBefore)).toEqual([expect.objectContaining({ reason: 'duplicate-host', status: 400, path: '/echo' })]);

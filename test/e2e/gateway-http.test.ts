@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bigBody } from '../fixtures/gateway/upstream.js';
-import { makeScenario, mustRun, readAuditLines, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
+import { makeScenario, mustRun, problem, readAuditLines, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
 
 let s: Scenario;
 let closedPort: number;
@@ -127,8 +127,8 @@ describe('upstreams that cannot be used', () => {
     const result = await s.home.run(['run', '--agent', 'coder', '--', 'sh', '-c', `curl -sS -w '\\n%{http_code}' "https://${s.upstream.authority}/echo" -H "Authorization: Bearer $UP_KEY"`]);
     const { status, body } = splitStatus(result.stdout);
     expect(status).toBe('502');
-    expect(JSON.parse(body)).toMatchObject({ error: 'agentauth_upstream_error', reason: 'upstream-tls-unverified' });
-    expect(JSON.parse(body).hint).toContain('--upstream-ca');
+    expect(JSON.parse(body)).toEqual(problem(502, 'upstream-tls-unverified'));
+    expect(JSON.parse(body).detail).toContain('--upstream-ca');
     expect(s.upstream.seen.length).toBe(before);
     expect(result.stdout + result.stderr).not.toContain(REAL_KEY);
     expect(gatewayEvents('/echo').at(-1)).toMatchObject({ decision: 'error', status: 502, reason: 'upstream-tls-unverified' });
@@ -138,7 +138,7 @@ describe('upstreams that cannot be used', () => {
     const result = await s.runShell(`curl -sS -w '\\n%{http_code}' "https://127.0.0.2:${closedPort}/anything" -H "X-Down: $DOWN_KEY"`);
     const { status, body } = splitStatus(result.stdout);
     expect(status).toBe('502');
-    expect(JSON.parse(body)).toMatchObject({ error: 'agentauth_upstream_error', reason: 'upstream-unreachable' });
+    expect(JSON.parse(body)).toEqual(problem(502, 'upstream-unreachable'));
     expect(gatewayEvents('/anything').at(-1)).toMatchObject({ decision: 'error', status: 502, reason: 'upstream-unreachable' });
   });
 
@@ -147,7 +147,7 @@ describe('upstreams that cannot be used', () => {
     const result = await s.runShell(`curl -sS -w '\\n%{http_code}' "http://127.0.0.2:${port}/nonsense"`);
     const { status, body } = splitStatus(result.stdout);
     expect(status).toBe('502');
-    expect(JSON.parse(body)).toMatchObject({ error: 'agentauth_upstream_error', reason: 'upstream-bad-response' });
+    expect(JSON.parse(body)).toEqual(problem(502, 'upstream-bad-response'));
     expect(gatewayEvents('/nonsense').at(-1)).toMatchObject({ decision: 'error', status: 502, reason: 'upstream-bad-response' });
   });
 });

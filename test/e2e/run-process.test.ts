@@ -113,7 +113,7 @@ describe("the child's environment", () => {
     expect(env['NODE_USE_ENV_PROXY']).toBe('1');
     expect(env['GIT_HTTP_PROXY_AUTHMETHOD']).toBe('basic');
     expect(env['GIT_TERMINAL_PROMPT']).toBe('0');
-    expect(env['UP_BASE_URL']).toBe(`http://127.0.0.1:${proxy.port}/_/up`);
+    expect(env['UP_BASE_URL']).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${proxy.port}/_/[A-Za-z0-9_-]{32}/up$`));
     expect(probed.ca.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
     const bundle = env['SSL_CERT_FILE']!;
     for (const name of ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'DENO_CERT', 'CARGO_HTTP_CAINFO', 'npm_config_cafile']) expect(env[name]).toBe(bundle);

@@ -146,6 +146,9 @@ export interface LeafStore {
   set(host: string, value: string): Promise<void>;
 }
 
+/** Leaf contexts kept in memory: a wildcard binding must not let the child grow them without bound by CONNECTing to endless subdomains. */
+export const MAX_CACHED_CONTEXTS = 64;
+
 /**
  * One TLS context per host, built once: concurrent first connections to the
  * same host share the pending promise instead of issuing several leaves.
@@ -154,12 +157,14 @@ export interface LeafStore {
  * (~3 MiB of RSS): its first CONNECT to a host waits ~6 ms for the stored
  * leaf's checks instead of ~100 ms for the import, a key pair and a signature.
  * A failure to store a new leaf is reported, never fatal: it is only a cache.
+ * At most `maxContexts` hosts are kept; the least recently used goes first.
  */
 export function createLeafCache(
   ca: LocalCa,
   createContext: (leaf: LeafCertificate) => SecureContext,
   store?: LeafStore,
   onStoreError?: (error: unknown) => void,
+  maxContexts = MAX_CACHED_CONTEXTS,
 ): (host: string) => Promise<SecureContext> {
   const cache = new Map<string, Promise<SecureContext>>();
   const obtain = async (host: string): Promise<SecureContext> => {
@@ -173,11 +178,14 @@ export function createLeafCache(
   return (host) => {
     const key = host.toLowerCase();
     let pending = cache.get(key);
-    if (!pending) {
+    // A Map keeps insertion order: re-inserting marks the host as the most recently used.
+    if (pending) cache.delete(key);
+    else {
       pending = obtain(key);
       pending.catch(() => cache.delete(key));
-      cache.set(key, pending);
     }
+    cache.set(key, pending);
+    if (cache.size > maxContexts) cache.delete(cache.keys().next().value!);
     return pending;
   };
 }

@@ -13,7 +13,11 @@ export interface ChildEnvInput {
   caFile: string;
   /** File holding system roots + the user's bundles + agentauth's CA. */
   bundleFile: string;
+  /** The credential in base URLs (`/_/<run key>/<secret>`). */
+  runKey: string;
   secrets: { name: string; placeholder: string; env?: string; baseUrlEnv?: string }[];
+  /** Host names granted secrets are bound to: a loopback one among them must go through the gateway, not around it. */
+  boundHosts?: string[];
 }
 
 export const NO_PROXY_VALUE = 'localhost,127.0.0.1,::1';
@@ -36,13 +40,15 @@ export function buildChildEnv(input: ChildEnvInput): Record<string, string> {
     if (keep) env[name] = value;
   }
   const proxy = `http://agent:${input.sessionToken}@127.0.0.1:${input.port}`;
+  const bound = new Set(input.boundHosts ?? []);
+  const noProxy = NO_PROXY_VALUE.split(',').filter((host) => !bound.has(host)).join(',');
   const set: [string, string][] = [
     ['HTTPS_PROXY', proxy],
     ['https_proxy', proxy],
     ['HTTP_PROXY', proxy],
     ['http_proxy', proxy],
-    ['NO_PROXY', NO_PROXY_VALUE],
-    ['no_proxy', NO_PROXY_VALUE],
+    ['NO_PROXY', noProxy],
+    ['no_proxy', noProxy],
     ['NODE_USE_ENV_PROXY', '1'],
     ['NODE_EXTRA_CA_CERTS', input.caFile],
     ...CA_BUNDLE_VARS.map((name): [string, string] => [name, input.bundleFile]),
@@ -51,7 +57,7 @@ export function buildChildEnv(input: ChildEnvInput): Record<string, string> {
   ];
   for (const secret of input.secrets) {
     if (secret.env) set.push([secret.env, secret.placeholder]);
-    if (secret.baseUrlEnv) set.push([secret.baseUrlEnv, `http://127.0.0.1:${input.port}/_/${secret.name}`]);
+    if (secret.baseUrlEnv) set.push([secret.baseUrlEnv, `http://127.0.0.1:${input.port}/_/${input.runKey}/${secret.name}`]);
   }
   // Inherited copies are replaced, never duplicated: drop every spelling of a
   // name we set (case-insensitively: Windows treats Https_Proxy as HTTPS_PROXY),

@@ -3,8 +3,10 @@
 // Pure string work, no sockets, so it is unit-tested on its own.
 import { randomBytes } from 'node:crypto';
 import type { SecretRecord } from '../config.js';
-import { FORMAT_SLOT, hasDotSegment, policyAllows, policyBindsHost, type EffectivePolicy } from '../secrets.js';
+import { FORMAT_SLOT, formatHostPattern, policyAllows, policyBindsHost, policyBindsOtherScheme, type EffectivePolicy, type Scheme } from '../secrets.js';
+import { findMethodOverrides, METHOD_OVERRIDE_PARAMS } from './http-headers.js';
 import { buildScrubRules, type ScrubRule } from './scrub.js';
+import { formatAuthority } from './targets.js';
 
 /** One granted secret as the running gateway sees it. */
 export interface RunSecret {
@@ -33,22 +35,17 @@ export function createRunSecret(record: SecretRecord, policy: EffectivePolicy, v
 
 export interface RequestView {
   method: string;
-  /** Lowercase host the request will be sent to (CONNECT target, absolute URL or base-URL upstream). */
+  scheme: Scheme;
+  /** Canonical host the request will be sent to (CONNECT target, absolute URL or base-URL upstream). */
   host: string;
   port: number;
-  /** Origin-form target: path and query as the child sent them. */
+  /** Origin-form target: path and query as they will be sent. */
   target: string;
-  /** Raw header pairs [name, value, name, value…], hop-by-hop ones already removed. */
+  /** Raw header pairs [name, value, name, value…], hop-by-hop ones and Host already removed. */
   headers: string[];
-  /**
-   * When the request arrived inside a terminated CONNECT tunnel: the host its
-   * Host header names. A swap requires it to equal `host`, so a CONNECT to a
-   * bound host cannot carry the value to another virtual host behind it.
-   */
-  hostHeader?: string;
 }
 
-export type DenyReason = 'placeholder-misplaced' | 'not-granted' | 'host-mismatch';
+export type DenyReason = 'placeholder-misplaced' | 'not-granted' | 'scheme-mismatch';
 
 export type Decision =
   | { kind: 'forward'; target: string; headers: string[]; swapped: RunSecret[] }
@@ -67,28 +64,46 @@ export function decideRequest(view: RequestView, secrets: readonly RunSecret[]):
   for (const secret of secrets) {
     const placement = locatePlaceholder(secret, headers, path, query);
     if (placement === 'absent') continue;
-    const bound = policyBindsHost(secret.policy, view.host, view.port);
-    if (placement === 'misplaced' || !bound) {
-      return {
-        kind: 'deny',
-        reason: 'placeholder-misplaced',
-        secret: secret.name,
-        hint: bound
-          ? `the placeholder for secret "${secret.name}" may only appear in ${describePlace(secret.record)}`
-          : `secret "${secret.name}" is bound to ${secret.record.hosts.join(', ')}, not ${formatAuthority(view.host, view.port)}`,
-      };
+    if (!policyBindsHost(secret.policy, view.scheme, view.host, view.port)) {
+      const other = policyBindsOtherScheme(secret.policy, view.scheme, view.host, view.port);
+      if (other) {
+        return { kind: 'deny', reason: 'scheme-mismatch', secret: secret.name, hint: `secret "${secret.name}" is bound to ${formatHostPattern(other)}; it is never sent over ${view.scheme}://` };
+      }
+      return { kind: 'deny', reason: 'placeholder-misplaced', secret: secret.name, hint: `secret "${secret.name}" is bound to ${secret.record.hosts.join(', ')}, not ${view.scheme}://${formatAuthority(view.host, view.port)}` };
     }
-    if (view.hostHeader !== undefined && !sameHost(view.hostHeader, view.host, view.port)) {
-      return { kind: 'deny', reason: 'host-mismatch', secret: secret.name, hint: `the Host header (${view.hostHeader}) differs from the CONNECT target ${formatAuthority(view.host, view.port)}` };
+    if (placement === 'misplaced') {
+      return { kind: 'deny', reason: 'placeholder-misplaced', secret: secret.name, hint: `the placeholder for secret "${secret.name}" may only appear in ${describePlace(secret.record)}` };
     }
-    if (hasDotSegment(path) || !policyAllows(secret.policy, view.method, path)) {
+    if (!policyAllows(secret.policy, view.method, path)) {
       return { kind: 'deny', reason: 'not-granted', secret: secret.name, hint: describeGrantLimit(secret, view.method) };
+    }
+    const override = secret.policy.methods ? findOverride(headers, query, secret.policy.methods) : null;
+    if (override !== null) {
+      return { kind: 'deny', reason: 'not-granted', secret: secret.name, hint: `${override} asks for another method than ${view.method}; this agent's grant of "${secret.name}" limits methods to ${secret.policy.methods!.join(', ')}` };
     }
     if (secret.record.header !== undefined) headers = swapHeader(headers, secret);
     else target = swapQuery(target, secret);
     swapped.push(secret);
   }
   return { kind: 'forward', target, headers, swapped };
+}
+
+/**
+ * A method-override header or query parameter naming a method outside
+ * `allowed`, described for the hint; null when there is none. Frameworks
+ * apply these before routing, so they would widen a method-limited grant.
+ */
+function findOverride(headers: readonly string[], query: string | null, allowed: readonly string[]): string | null {
+  for (const method of findMethodOverrides(headers)) if (!allowed.includes(method)) return `a method-override header (${method})`;
+  if (query === null) return null;
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    const key = safeDecode(eq === -1 ? pair : pair.slice(0, eq)).toLowerCase();
+    if (!METHOD_OVERRIDE_PARAMS.has(key)) continue;
+    const method = safeDecode(eq === -1 ? '' : pair.slice(eq + 1)).trim().toUpperCase();
+    if (!allowed.includes(method)) return `the ${key} query parameter (${method || 'empty'})`;
+  }
+  return null;
 }
 
 type Placement = 'absent' | 'declared' | 'misplaced';
@@ -204,18 +219,6 @@ function describeGrantLimit(secret: RunSecret, method: string): string {
   const { methods, paths } = secret.policy;
   const parts: string[] = [];
   if (methods) parts.push(`methods ${methods.join(', ')}`);
-  if (paths) parts.push(`paths under ${paths.join(', ')}`);
-  const allowed = parts.length ? parts.join(' and ') : 'plain paths';
-  return `${method} here is outside this agent's grant of "${secret.name}" (allowed: ${allowed}; dot segments are never allowed)`;
-}
-
-export function formatAuthority(host: string, port: number): string {
-  const name = host.includes(':') ? `[${host}]` : host;
-  return `${name}:${port}`;
-}
-
-function sameHost(hostHeader: string, host: string, port: number): boolean {
-  const value = hostHeader.trim().toLowerCase();
-  const name = host.includes(':') ? `[${host}]` : host;
-  return value === name || value === `${name}:${port}`;
+  if (paths) parts.push(`paths under ${paths.join(', ')}, without encoded separators, dot segments or ";" parameters`);
+  return `${method} here is outside this agent's grant of "${secret.name}" (allowed: ${parts.join(' and ')})`;
 }

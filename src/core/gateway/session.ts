@@ -7,7 +7,7 @@
 // A token of this session's chain is accepted as long as the run (and thus
 // the chain) is alive. Any other token must verify on its own: issuer key,
 // this gateway's audience, this agent, not expired.
-import type { Principal } from './server.js';
+import type { Principal } from './runtime.js';
 
 export interface MintedSessionToken {
   token: string;

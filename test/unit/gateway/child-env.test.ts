@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildChildEnv } from '../../../src/core/gateway/child-env.js';
 
-const base = { port: 4321, sessionToken: 'tok.en.x', caFile: '/ca.pem', bundleFile: '/bundle.pem', secrets: [{ name: 'api', placeholder: 'aa-ph-api-x', env: 'API_KEY', baseUrlEnv: 'API_BASE' }] };
+const base = { port: 4321, sessionToken: 'tok.en.x', runKey: 'RUNKEY', caFile: '/ca.pem', bundleFile: '/bundle.pem', secrets: [{ name: 'api', placeholder: 'aa-ph-api-x', env: 'API_KEY', baseUrlEnv: 'API_BASE' }] };
 
 describe('buildChildEnv', () => {
   it('replaces inherited copies in any spelling, keeps PATH/HOME/XDG_*, removes agentauth variables', () => {
@@ -13,7 +13,7 @@ describe('buildChildEnv', () => {
     expect(env['Https_Proxy']).toBeUndefined();
     expect(env['HTTPS_PROXY']).toBe('http://agent:tok.en.x@127.0.0.1:4321');
     expect(env['API_KEY']).toBe('aa-ph-api-x');
-    expect(env['API_BASE']).toBe('http://127.0.0.1:4321/_/api');
+    expect(env['API_BASE']).toBe('http://127.0.0.1:4321/_/RUNKEY/api');
     expect(env['PATH']).toBe('/bin');
     expect(env['HOME']).toBe('/h');
     expect(env['XDG_DATA_HOME']).toBe('/x');
@@ -29,5 +29,12 @@ describe('buildChildEnv', () => {
     expect(env['SECRET_THING']).toBeUndefined();
     expect(env['TERM']).toBe('xterm');
     expect(env['LC_ALL']).toBe('C');
+  });
+
+  it('takes loopback hosts a granted secret is bound to out of NO_PROXY, so their traffic goes through the gateway', () => {
+    const env = buildChildEnv({ ...base, inherit: false, parent: {}, boundHosts: ['localhost', 'api.example.com'] });
+    expect(env['NO_PROXY']).toBe('127.0.0.1,::1');
+    expect(env['no_proxy']).toBe('127.0.0.1,::1');
+    expect(buildChildEnv({ ...base, inherit: false, parent: {} })['NO_PROXY']).toBe('localhost,127.0.0.1,::1');
   });
 });

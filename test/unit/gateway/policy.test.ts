@@ -12,7 +12,8 @@ function secret(name: string, input: Parameters<typeof buildSecretRecord>[1], gr
 
 const api = secret('api', { hosts: ['api.example.com'], header: 'Authorization', format: 'Bearer {}', path: '/v1' }, { methods: ['GET', 'POST'] });
 const q = secret('q', { hosts: ['*.maps.example.com'], query: 'key' });
-const view = (over: Partial<Parameters<typeof decideRequest>[0]>) => ({ method: 'GET', host: 'api.example.com', port: 443, target: '/v1/models', headers: [] as string[], ...over });
+const open = secret('open', { hosts: ['api.example.com'], header: 'X-Goog-Api-Key' });
+const view = (over: Partial<Parameters<typeof decideRequest>[0]>) => ({ method: 'GET', scheme: 'https' as const, host: 'api.example.com', port: 443, target: '/v1/models', headers: [] as string[], ...over });
 
 describe('decideRequest', () => {
   it('swaps the placeholder in the declared header, applying the format', () => {
@@ -58,11 +59,36 @@ describe('decideRequest', () => {
     expect(decideRequest(view({ target: '/v1', headers: auth }), [api])).toMatchObject({ kind: 'forward' });
   });
 
-  it('inside a tunnel, a swap needs the Host header to name the CONNECT target', () => {
+  it('refuses encoded separators, backslashes, ; parameters and encoded dot segments under a path-limited grant', () => {
     const auth = ['Authorization', api.placeholder];
-    expect(decideRequest(view({ headers: auth, hostHeader: 'other.example.com' }), [api])).toMatchObject({ kind: 'deny', reason: 'host-mismatch' });
-    expect(decideRequest(view({ headers: auth, hostHeader: 'API.example.com' }), [api])).toMatchObject({ kind: 'forward' });
-    expect(decideRequest(view({ headers: auth, hostHeader: 'api.example.com:443' }), [api])).toMatchObject({ kind: 'forward' });
+    for (const target of ['/v1/..%2fadmin', '/v1%2f..%2fadmin', '/v1/%5c..%5cadmin', '/v1\\..\\admin', '/v1;/../admin', '/v1/..;/admin', '/v1/.%2e/admin', '/v1/%252e%252e/admin']) {
+      expect(decideRequest(view({ target, headers: auth }), [api]), target).toMatchObject({ kind: 'deny', reason: 'not-granted', secret: 'api' });
+    }
+    // Decoded, an unreserved escape is the same path.
+    expect(decideRequest(view({ target: '/%761/models', headers: auth }), [api])).toMatchObject({ kind: 'forward' });
+  });
+
+  it('refuses method overrides outside a method-limited grant', () => {
+    const auth = ['Authorization', api.placeholder];
+    for (const name of ['X-HTTP-Method-Override', 'x-http-method', 'X-Method-Override', 'X-Original-Method']) {
+      expect(decideRequest(view({ method: 'POST', headers: [...auth, name, 'DELETE'] }), [api]), name).toMatchObject({ kind: 'deny', reason: 'not-granted' });
+    }
+    expect(decideRequest(view({ method: 'POST', target: '/v1/x?_method=delete', headers: auth }), [api])).toMatchObject({ kind: 'deny', reason: 'not-granted' });
+    expect(decideRequest(view({ method: 'POST', target: '/v1/x?X-HTTP-Method-Override=PUT', headers: auth }), [api])).toMatchObject({ kind: 'deny', reason: 'not-granted' });
+    // An override that stays inside the grant changes nothing it could not do anyway.
+    expect(decideRequest(view({ method: 'POST', headers: [...auth, 'X-HTTP-Method-Override', 'GET'] }), [api])).toMatchObject({ kind: 'forward' });
+    // A grant without a method limit has nothing to widen.
+    expect(decideRequest(view({ method: 'POST', headers: ['X-Goog-Api-Key', open.placeholder, 'X-HTTP-Method-Override', 'DELETE'] }), [open])).toMatchObject({ kind: 'forward' });
+  });
+
+  it('refuses a placeholder sent over the other scheme (scheme-mismatch), both ways', () => {
+    const auth = ['Authorization', api.placeholder];
+    expect(decideRequest(view({ scheme: 'http', port: 443, headers: auth }), [api])).toMatchObject({ kind: 'deny', reason: 'scheme-mismatch' });
+    expect(decideRequest(view({ scheme: 'http', port: 80, headers: auth }), [api])).toMatchObject({ kind: 'deny', reason: 'scheme-mismatch' });
+    const local = secret('local', { hosts: ['http://localhost:11434'], header: 'Authorization', format: 'Bearer {}' });
+    const localView = { method: 'GET', host: 'localhost', port: 11434, target: '/api/tags', headers: ['Authorization', `Bearer ${local.placeholder}`] };
+    expect(decideRequest({ ...localView, scheme: 'https' }, [local])).toMatchObject({ kind: 'deny', reason: 'scheme-mismatch' });
+    expect(decideRequest({ ...localView, scheme: 'http' }, [local])).toMatchObject({ kind: 'forward', headers: ['Authorization', `Bearer ${VALUE}`] });
   });
 
   it('placeholders carry no secret material and differ per run', () => {
