@@ -54,8 +54,13 @@ export class Exchange {
     sendProblem(this.reply, status, reason, detail);
   }
 
-  /** The gateway or the upstream failed: a 502 problem document (or a cut connection once the answer has begun). */
+  /**
+   * The gateway or the upstream failed: a 502 problem document (or a cut
+   * connection once the answer has begun). Nothing once the exchange has
+   * its outcome: aborting an upstream reports one more failure.
+   */
   fail(reason: ProblemReason, detail: string): void {
+    if (this.finished) return;
     this.finish('error', 502, reason);
     sendProblem(this.reply, 502, reason, detail);
   }

@@ -60,9 +60,10 @@ export function startResponseRelay(exchange: Exchange, sink: ResponseSink, upstr
   const layers = bound ? [...head.contentCodings, ...head.transferCodings] : head.transferCodings;
   const undecodable = bodyless ? undefined : findUndecodable(layers);
   if (undecodable !== undefined) {
-    // Bytes we cannot read are bytes we cannot scrub: refuse rather than risk echoing the value.
-    upstream.abort();
+    // Bytes we cannot read are bytes we cannot scrub: refuse rather than risk
+    // echoing the value. The outcome first: the abort reports a failure too.
     exchange.fail('undecodable-response', `${exchange.authority} answered in the coding "${undecodable}", which agentauth cannot decode to inspect`);
+    upstream.abort();
     return DISCARDING_RELAY;
   }
   const statusText = scrubHeaderValue(upstreamHead.statusText, rules);
@@ -125,6 +126,8 @@ export function startResponseRelay(exchange: Exchange, sink: ResponseSink, upstr
   };
   const fail = () => {
     stopFlushTimer();
+    // Already decided (refused, or the child went away): nothing more to undo.
+    if (exchange.finished) return;
     exchange.finish('error', status, 'upstream-body-error');
     sink.destroy();
   };
@@ -172,11 +175,13 @@ function relayThroughDecoder(exchange: Exchange, decoder: BodyDecoder, steps: Re
   decoder.onDrain(upstream.resume);
   decoder.onEnd(steps.finish);
   decoder.onError(() => {
+    if (steps.headSent()) steps.fail();
+    else {
+      // Nothing of the answer has left yet: the child gets the reason.
+      steps.stopFlushTimer();
+      exchange.fail('undecodable-response', `${exchange.authority} sent a body that does not decode as its Content-Encoding says`);
+    }
     upstream.abort();
-    if (steps.headSent()) return steps.fail();
-    // Nothing of the answer has left yet: the child gets the reason.
-    steps.stopFlushTimer();
-    exchange.fail('undecodable-response', `${exchange.authority} sent a body that does not decode as its Content-Encoding says`);
   });
   return {
     data: (chunk) => decoder.write(chunk),
