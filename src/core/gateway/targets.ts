@@ -46,6 +46,8 @@ export function parseAuthority(text: string, defaultPort: number): Authority | n
  * IPv4-mapped IPv6 address turned back into IPv4.
  */
 export function canonicalHost(name: string): string | null {
+  // Only a host: anything the URL parser would read as a path, user or port is refused here.
+  if (/[/?#@\\\s]/.test(name) || /:[0-9]*$/.test(name.replace(/^\[.*\]$/, ''))) return null;
   let host: string;
   try {
     host = new URL(`http://${name}/`).hostname;

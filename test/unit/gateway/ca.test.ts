@@ -44,6 +44,20 @@ describe('local CA', () => {
     expect(issued).toBe(2);
   });
 
+  it('keeps at most maxContexts hosts in memory, evicting the least recently used', async () => {
+    const { ca } = await generateCa('test', new Date());
+    const issuedFor: string[] = [];
+    const cache = createLeafCache(ca, (leaf) => (issuedFor.push(new X509Certificate(leaf.certPem).subject), {} as never), undefined, undefined, 3);
+    for (const host of ['a.wild.test', 'b.wild.test', 'c.wild.test']) await cache(host);
+    await cache('a.wild.test'); // a is now the most recently used
+    await cache('d.wild.test'); // evicts b
+    await cache('a.wild.test');
+    await cache('c.wild.test');
+    expect(issuedFor).toHaveLength(4);
+    await cache('b.wild.test'); // issued again
+    expect(issuedFor).toHaveLength(5);
+  });
+
   it('reuses a stored leaf while it chains to this CA, names the host, has a day left and holds its key; else issues and stores a new one', async () => {
     const now = new Date();
     const { ca } = await generateCa('test', now);
