@@ -17,7 +17,7 @@ export function declareGatewayCommands(program: Command, kit: CliKit): void {
         .command('add')
         .argument('<name>', 'secret name ([a-z0-9][a-z0-9._-]{0,62})')
         .description('store a secret; the value comes from stdin, a hidden prompt or --from-file, never argv')
-        .requiredOption('--host <host>', 'a host it may be sent to: api.example.com, *.example.com, host:port (repeatable)', collect)
+        .requiredOption('--host <host>', 'where it may be sent: api.example.com, *.example.com, host:port (all https), or http://host[:port] for a service without TLS (repeatable)', collect)
         .option('--path <prefix>', 'only under this path prefix')
         .option('--method <method>', 'only with this HTTP method (repeatable)', collect)
         .option('--header <name>', 'the request header the value travels in')
@@ -25,7 +25,19 @@ export function declareGatewayCommands(program: Command, kit: CliKit): void {
         .option('--query <param>', 'the query parameter the value travels in (instead of --header)')
         .option('--env <var>', 'the variable that holds the placeholder in the child')
         .option('--base-url-env <var>', 'a variable set to the gateway base URL for this secret (clients that ignore proxies)')
-        .option('--from-file <file>', 'read the value from FILE'),
+        .option('--from-file <file>', 'read the value from FILE')
+        .addHelpText(
+          'after',
+          `
+The value is only ever sent over TLS, verified, to the hosts given, unless a host is
+written with http:// — then it travels in clear, readable by anyone on that network path.
+Use http:// only for services on this machine or a LAN you trust.
+
+Examples:
+  printf %s "$KEY" | agentauth secret add anthropic --host api.anthropic.com --header x-api-key --env ANTHROPIC_API_KEY
+  printf %s "$KEY" | agentauth secret add ollama --host http://localhost:11434 --header Authorization --format 'Bearer {}' --env OLLAMA_API_KEY
+  agentauth secret add maps --host '*.maps.example.com' --query key --path /v1 --method GET --from-file key.txt`,
+        ),
     ),
   ).action(act(async (ctx, name, opts) => (await import('./commands/secret.js')).addSecretCommand(ctx, name as string, opts as never)));
 
