@@ -1,9 +1,11 @@
 // The processes bench/gateway.mjs measures against, each in its own process:
 //   upstream <json>  HTTP + HTTPS server on 127.0.0.2 requiring the real key
 //   hop <json>       a plain Node forward proxy that rewrites one header
+//   hopTls <json>    the same for CONNECT: terminates TLS with the upstream's own certificate
 // Each prints one JSON line with its ports when ready.
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 
 const [mode, json] = process.argv.slice(2);
@@ -46,6 +48,35 @@ if (mode === 'upstream') {
     });
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  console.log(JSON.stringify({ port: server.address().port }));
+} else if (mode === 'hopTls') {
+  // The minimum a TLS-terminating hop must do: CONNECT, TLS with a fixed certificate, parse,
+  // rewrite one header, forward over a pooled TLS connection, stream back. No checks, no log.
+  const agent = new https.Agent({ keepAlive: true, scheduling: 'lifo', ca: readFileSync(options.certFile) });
+  const context = tls.createSecureContext({ key: readFileSync(options.keyFile), cert: readFileSync(options.certFile) });
+  const targets = new WeakMap();
+  const inner = http.createServer({ noDelay: true, keepAliveTimeout: 60_000 }, (req, res) => {
+    const { hostname, port } = targets.get(req.socket);
+    const headers = { ...req.headers };
+    if (headers['authorization'] === `Bearer ${options.placeholder}`) headers['authorization'] = `Bearer ${options.key}`;
+    const upstream = https.request({ host: hostname, port, path: req.url, method: req.method, headers, agent }, (ures) => {
+      res.writeHead(ures.statusCode, ures.headers);
+      ures.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  const server = http.createServer({ noDelay: true });
+  server.on('connect', (req, socket, head) => {
+    const target = new URL(`https://${req.url}`);
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) socket.unshift(head);
+    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ['http/1.1'] });
+    secure.on('error', () => secure.destroy());
+    targets.set(secure, { hostname: target.hostname, port: Number(target.port) });
+    inner.emit('connection', secure);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   console.log(JSON.stringify({ port: server.address().port }));

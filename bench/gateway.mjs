@@ -1,10 +1,11 @@
 // Gateway throughput, latency, memory and SSE time-to-first-byte, against its
 // peers measured in the same run on the same machine:
-//   direct upstream · a plain Node hop that rewrites one header · the gateway
+//   direct upstream · a plain Node hop that rewrites one header (HTTP, and
+//   terminating TLS for HTTPS) · the gateway
 //   (through the built CLI: `agentauth run -- <load generator>`, audit on) ·
 //   mitmproxy with a header-rewriting addon, when `mitmdump` is installed.
 // Usage: node bench/gateway.mjs [--seconds N] [--connections N] [--rounds N] [--only hop,gateway,…]   (needs `npm run build`)
-//   --only measures just the named peers (direct, hop, gateway, mitm, directTls, gatewayTls, mitmTls) and skips the report.
+//   --only measures just the named peers (direct, hop, gateway, mitm, directTls, hopTls, gatewayTls, mitmTls) and skips the report.
 // Prints a markdown table. Loopback only; every loop is bounded in time.
 // The machine is shared and noisy: peers are measured in interleaved rounds
 // and each figure is the median over rounds (RSS: the peak over rounds).
@@ -87,7 +88,7 @@ const homeEnv = { PATH: process.env.PATH, HOME: dir, LANG: 'C.UTF-8', AGENTAUTH_
 const cli = (args, input) => execFileSync(process.execPath, [BIN, ...args], { env: homeEnv, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 cli(['init', '--backend', 'file', '--yes']);
 cli(['agent', 'add', 'bench', '--scope', 'bench:run']);
-cli(['secret', 'add', 'up', '--host', `${HOST}:${upstream.http}`, '--header', 'Authorization', '--format', 'Bearer {}', '--env', 'UP_KEY'], REAL);
+cli(['secret', 'add', 'up', '--host', `http://${HOST}:${upstream.http}`, '--header', 'Authorization', '--format', 'Bearer {}', '--env', 'UP_KEY'], REAL);
 cli(['secret', 'add', 'ups', '--host', `${HOST}:${upstream.https}`, '--header', 'Authorization', '--format', 'Bearer {}', '--env', 'UPS_KEY'], REAL);
 cli(['grant', 'bench', 'up']);
 cli(['grant', 'bench', 'ups']);
@@ -96,6 +97,7 @@ const run = [process.execPath, BIN, 'run', '--agent', 'bench', '--upstream-ca', 
 execFileSync(run[0], [...run.slice(1), 'true'], { env: homeEnv, stdio: 'ignore' });
 
 const hop = await startServer([SERVERS, 'hop', JSON.stringify({ key: REAL, placeholder: PH })]);
+const hopTls = await startServer([SERVERS, 'hopTls', JSON.stringify({ key: REAL, placeholder: PH, keyFile, certFile })]);
 
 let mitm = null;
 const hasMitm = spawnSync('sh', ['-c', 'command -v mitmdump']).status === 0;
@@ -135,6 +137,7 @@ for (let round = 1; round <= rounds; round += 1) {
   measure('gateway', 'HTTP: agentauth gateway (audit on)', { ...http, via: 'absolute', envProxy: true, keyEnv: 'UP_KEY', rssOfParent: true }, run);
   if (mitm) measure('mitm', 'HTTP: mitmproxy (header-rewriting addon)', { ...http, via: 'absolute', proxy: `http://127.0.0.1:${mitm.port}`, key: PH, rssPid: mitm.pid });
   measure('directTls', 'HTTPS: direct to upstream', { ...tlsTarget, ca: certFile, key: REAL });
+  measure('hopTls', 'HTTPS: plain Node hop, TLS terminated (rewrites one header)', { ...tlsTarget, via: 'connect', proxy: `http://127.0.0.1:${hopTls.port}`, ca: certFile, key: PH, rssPid: hopTls.pid });
   measure('gatewayTls', 'HTTPS: agentauth gateway, TLS terminated (audit on)', { ...tlsTarget, via: 'connect', envProxy: true, keyEnv: 'UPS_KEY', ca: join(dir, 'aa', 'ca.pem'), rssOfParent: true }, run);
   if (mitm) measure('mitmTls', 'HTTPS: mitmproxy, TLS terminated', { ...tlsTarget, via: 'connect', proxy: `http://127.0.0.1:${mitm.port}`, ca: mitm.ca, key: PH, rssPid: mitm.pid });
 }
@@ -177,17 +180,23 @@ const fmt = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : 'n/a');
 const check = (ok) => (ok === null ? 'n/a' : ok ? 'met' : 'NOT met');
 const rssMiB = Math.max(results.gateway.rssMaxKiB, results.gatewayTls.rssMaxKiB) / 1024;
 const cpuRatio = results.gateway.cpu && results.hop.cpu ? results.gateway.cpu / results.hop.cpu : NaN;
+const cpuRatioTls = results.gatewayTls.cpu && results.hopTls?.cpu ? results.gatewayTls.cpu / results.hopTls.cpu : NaN;
+// Memory against the hop on the same Node: both are Node processes serving the same load.
+const rssRatio = results.hop.rssMaxKiB ? results.gateway.rssMaxKiB / results.hop.rssMaxKiB : NaN;
+const rssRatioTls = results.hopTls?.rssMaxKiB ? results.gatewayTls.rssMaxKiB / results.hopTls.rssMaxKiB : NaN;
 const targets = [
   ['gateway ÷ direct (HTTP / HTTPS), for scale', `${fmt(ratio('gateway', 'direct'))} / ${fmt(ratio('gatewayTls', 'directTls'))}`, '—', ''],
   ['gateway ÷ plain Node hop (HTTP)', fmt(ratio('gateway', 'hop')), '≥ 0.9×', check(ratio('gateway', 'hop') >= 0.9)],
-  ['… its CPU per request ÷ the hop\'s, medians (lower is cheaper)', fmt(cpuRatio), '—', ''],
+  ['gateway ÷ plain Node hop (HTTPS, both terminating TLS)', fmt(ratio('gatewayTls', 'hopTls')), '≥ 0.9×', check(ratio('gatewayTls', 'hopTls') >= 0.9)],
+  ['… CPU per request ÷ the hop\'s, medians (HTTP / HTTPS; lower is cheaper)', `${fmt(cpuRatio)} / ${fmt(cpuRatioTls)}`, '—', ''],
   ['gateway ÷ mitmproxy (HTTP)', mitm ? fmt(ratio('gateway', 'mitm')) : 'mitmproxy unavailable', '≥ 8×', mitm ? check(ratio('gateway', 'mitm') >= 8) : 'n/a'],
   ['gateway ÷ mitmproxy (HTTPS termination)', mitm ? fmt(ratio('gatewayTls', 'mitmTls')) : 'mitmproxy unavailable', '≥ 8×', mitm ? check(ratio('gatewayTls', 'mitmTls') >= 8) : 'n/a'],
+  ['gateway RSS ÷ plain Node hop RSS, sampled peaks (HTTP / HTTPS)', `${fmt(rssRatio)} / ${fmt(rssRatioTls)}`, '≤ 1.2×', check(rssRatio <= 1.2 && rssRatioTls <= 1.2)],
   ['gateway p99 (HTTP / HTTPS)', `${results.gateway.p99.toFixed(2)} / ${results.gatewayTls.p99.toFixed(2)} ms`, '≤ 15 ms', check(results.gateway.p99 <= 15 && results.gatewayTls.p99 <= 15)],
   [`gateway RSS under ${connections} connections, peak sampled every 100 ms (HTTP / HTTPS)`, `${mib(results.gateway.rssMaxKiB)} / ${mib(results.gatewayTls.rssMaxKiB)} MiB`, '≤ 80 MiB', rssMiB ? check(rssMiB <= 80) : 'n/a'],
   ['… the kernel\'s high-water mark, set-up included (HTTP / HTTPS)', `${mib(results.gateway.hwmKiB)} / ${mib(results.gatewayTls.hwmKiB)} MiB`, '—', ''],
   ['… the first HTTPS run, which issues the host\'s leaf (sampled / high-water)', `${mib(results.gatewayTls.firstRssKiB)} / ${mib(results.gatewayTls.firstHwmKiB)} MiB`, '—', ''],
-  ['… for scale: plain Node hop / mitmproxy, same load (sampled)', `${mib(results.hop.rssMaxKiB)} / ${mitm ? `${mib(Math.max(results.mitm.rssMaxKiB, results.mitmTls.rssMaxKiB))} MiB` : 'n/a'}`, '—', ''],
+  ['… for scale: plain Node hop HTTP / HTTPS / mitmproxy, same load (sampled)', `${mib(results.hop.rssMaxKiB)} / ${mib(results.hopTls?.rssMaxKiB)} / ${mitm ? `${mib(Math.max(results.mitm.rssMaxKiB, results.mitmTls.rssMaxKiB))} MiB` : 'n/a'}`, '—', ''],
   ['SSE time to first byte, median (direct / gateway)', `${ttfbDirect.median.toFixed(2)} / ${ttfbGateway.median.toFixed(2)} ms`, '≤ direct + 5 ms', check(ttfbGateway.median - ttfbDirect.median <= 5)],
 ];
 const table = (header, body) => [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...body.map((row) => `| ${row.join(' | ')} |`)].join('\n');

@@ -22,7 +22,7 @@ import { forwardRequest } from './forward.js';
 import { prepareOutbound } from './outbound.js';
 import { sendProblem, type ReplyTarget } from './replies.js';
 import { isBound, isSelf, type GatewayOptions, type GatewayRuntime, type GatewayStats, type Principal } from './runtime.js';
-import { BASE_URL_PREFIX, parseAbsoluteTarget, parseBaseUrlPath } from './targets.js';
+import { BASE_URL_PREFIX, parseAbsoluteTarget, parseBaseUrlPath, type AbsoluteTarget } from './targets.js';
 import { forwardUpgrade, type UpgradeSocket } from './upgrade.js';
 
 export type { GatewayEvent, GatewayOptions, GatewayStats, Principal } from './runtime.js';
@@ -58,6 +58,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     listenHost,
   };
   const authenticate = createProxyAuthenticator(options);
+  let lastAbsolute: { url: string; parsed: AbsoluteTarget | null } = { url: '', parsed: null };
   const runKey = Buffer.from(gateway.runKey);
 
   // requestTimeout 0: a long upload or a long-lived stream is not cut at 300 s.
@@ -104,7 +105,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!/^https?:\/\//i.test(url)) {
       return refuseUnauthenticated(req, reply, 400, 'not-a-proxy-request', 'send requests through HTTPS_PROXY, or to the base URL agentauth run set');
     }
-    const absolute = parseAbsoluteTarget(url);
+    // A client sends the same URL again and again (an agent polling one endpoint): parse it once.
+    if (url !== lastAbsolute.url) lastAbsolute = { url, parsed: parseAbsoluteTarget(url) };
+    const absolute = lastAbsolute.parsed;
     const go = (principal: Principal | null): void => {
       if (!principal) {
         return refuseUnauthenticated(req, reply, 407, 'proxy-auth-required', 'send the session token as proxy credentials: use the HTTP_PROXY that agentauth run set', {

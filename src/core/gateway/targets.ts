@@ -54,6 +54,12 @@ export function canonicalHost(name: string): string | null {
   } catch {
     return null;
   }
+  return finishHost(host);
+}
+
+/** The last steps of canonicalHost, for a hostname the URL parser already produced. */
+function finishHost(parsed: string): string | null {
+  let host = parsed;
   if (host.startsWith('[')) {
     host = host.slice(1, -1);
     const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
@@ -78,7 +84,7 @@ export function parseAbsoluteTarget(url: string): AbsoluteTarget | null {
   }
   const scheme = parsed.protocol === 'https:' ? 'https' : parsed.protocol === 'http:' ? 'http' : null;
   if (scheme === null || parsed.username !== '' || parsed.password !== '') return null;
-  const host = canonicalHost(parsed.hostname);
+  const host = finishHost(parsed.hostname);
   if (host === null) return null;
   const port = parsed.port ? Number(parsed.port) : DEFAULT_PORTS[scheme];
   // The path exactly as the URL parser normalised it (dot segments resolved, as a client would have).
