@@ -54,21 +54,33 @@ interface Fetched {
 
 /** curl inside `agentauth run` (with $VARS of the child's environment in `args`); the answer as the child got it. */
 async function curlInChild(args: string): Promise<Fetched> {
-  calls += 1;
-  const dir = join(s.home.dir, `call-${calls}`);
-  mkdirSync(dir);
+  const [fetched] = await curlAllInChild([args]);
+  expectNoValue(fetched!);
+  return fetched!;
+}
+
+/** Several curls, one after the other, in one `agentauth run` (each run costs a process start); each answer as the child got it. */
+async function curlAllInChild(argsList: string[]): Promise<Fetched[]> {
+  const dirs = argsList.map(() => {
+    calls += 1;
+    const dir = join(s.home.dir, `call-${calls}`);
+    mkdirSync(dir);
+    return dir;
+  });
   const extra = nginx ? ['--upstream-ca', nginx.caFile] : [];
-  const result = await s.runShell(`curl -sS --path-as-is -D "${dir}/h" -o "${dir}/b" -w '%{http_code}' ${args} > "${dir}/s"`, extra);
-  const read = (name: string) => {
-    try {
-      return readFileSync(join(dir, name));
-    } catch {
-      return Buffer.alloc(0);
-    }
-  };
-  const fetched = { status: read('s').toString(), headers: read('h').toString('latin1'), body: read('b'), stderr: result.stderr };
-  expectNoValue(fetched);
-  return fetched;
+  const script = argsList.map((args, i) => `curl -sS --path-as-is -D "${dirs[i]}/h" -o "${dirs[i]}/b" -w '%{http_code}' ${args} > "${dirs[i]}/s" 2> "${dirs[i]}/e"`).join('; ');
+  const result = await s.runShell(script, extra);
+  expect(result.stdout + result.stderr).not.toContain(REAL_KEY);
+  return dirs.map((dir) => {
+    const read = (name: string) => {
+      try {
+        return readFileSync(join(dir, name));
+      } catch {
+        return Buffer.alloc(0);
+      }
+    };
+    return { status: read('s').toString(), headers: read('h').toString('latin1'), body: read('b'), stderr: read('e').toString() };
+  });
 }
 
 /** The real value in none of the child's bytes: status line, headers, body — nor in the body under any coding it might still carry. */
@@ -150,13 +162,6 @@ describe('2: another virtual host behind a terminated tunnel', () => {
 
 describe('3: compressed answers from a bound host', () => {
   const url = (path: string) => `"https://${s.upstream.authority}${path}"`;
-
-  it('a stored value fetched without any placeholder, gzip-compressed, reaches the child as the placeholder', async () => {
-    const fetched = await curlInChild(`--compressed ${url('/stored?ce=gzip')}`);
-    expect(fetched.status).toBe('200');
-    expect(fetched.body.toString()).toMatch(/^stored=aa-ph-[a-z]+-[A-Za-z0-9]+\n$/);
-  });
-
   const layered: [string, string][] = [
     ['two Content-Encoding headers (identity, then gzip)', '/stored?ce=identity|gzip'],
     ['a comma list (gzip, br)', '/stored?ce=gzip,br'],
@@ -167,53 +172,78 @@ describe('3: compressed answers from a bound host', () => {
     ['Transfer-Encoding: gzip, chunked', '/stored?te=gzip'],
     ['Transfer-Encoding: gzip, chunked over Content-Encoding: br', '/stored?ce=br&te=gzip'],
   ];
-  for (const [title, path] of layered) {
-    it(`is decoded through every layer and scrubbed: ${title}`, async () => {
-      const fetched = await curlInChild(url(path));
+  let answers: Fetched[] = [];
+  beforeAll(async () => {
+    const declined = `${url('/declined')} -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='`;
+    answers = await curlAllInChild([`--compressed ${url('/stored?ce=gzip')}`, ...layered.map(([, path]) => url(path)), url('/stored?raw=compress'), declined]);
+  });
+  const STORED = /^stored=aa-ph-[a-z]+-[A-Za-z0-9]+\n$/;
+
+  it('a stored value fetched without any placeholder, gzip-compressed, reaches the child as the placeholder', () => {
+    expectNoValue(answers[0]!);
+    expect(answers[0]!.status).toBe('200');
+    expect(answers[0]!.body.toString()).toMatch(STORED);
+  });
+
+  layered.forEach(([title], i) => {
+    it(`is decoded through every layer and scrubbed: ${title}`, () => {
+      const fetched = answers[i + 1]!;
+      expectNoValue(fetched);
       expect(fetched.status).toBe('200');
-      expect(fetched.body.toString()).toMatch(/^stored=aa-ph-[a-z]+-[A-Za-z0-9]+\n$/);
+      expect(fetched.body.toString()).toMatch(STORED);
       expect(fetched.headers).not.toMatch(/content-encoding/i);
     });
-  }
+  });
 
-  it('a coding the gateway cannot decode is 502 undecodable-response', async () => {
-    const fetched = await curlInChild(url('/stored?raw=compress'));
+  it('a coding the gateway cannot decode is 502 undecodable-response', () => {
+    const fetched = answers[layered.length + 1]!;
+    expectNoValue(fetched);
     expect(fetched.status).toBe('502');
     expect(JSON.parse(fetched.body.toString())).toEqual(problem(502, 'undecodable-response'));
   });
 
-  it('an Upgrade the upstream declines: its gzip body is decoded and scrubbed too', async () => {
-    const fetched = await curlInChild(`${url('/declined')} -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='`);
+  it('an Upgrade the upstream declines: its gzip body is decoded and scrubbed too', () => {
+    const fetched = answers[layered.length + 2]!;
+    expectNoValue(fetched);
     expect(fetched.status).toBe('200');
     expect(fetched.body.toString()).toMatch(/^declined=aa-ph-[a-z]+-[A-Za-z0-9]+\n$/);
   });
 });
 
 describe('4: path grants and method overrides', () => {
-  for (const [title, path] of [
+  const paths: [string, string][] = [
     ['an encoded slash', '/v1/..%2fadmin'],
     ['an encoded backslash', '/v1/..%5cadmin'],
     ['a ; parameter', '/v1/..;/admin'],
     ['encoded dot segments', '/v1/%2e%2e/admin'],
-  ]) {
-    it(`${title} cannot climb out of a grant limited to /v1: 403 not-granted, nginx sees nothing`, async (ctx) => {
-      skipWithout(ctx, nginx ? null : 'nginx (apt-get install nginx-light)');
-      const before = nginx!.seen('bound').length;
-      const fetched = await curlInChild(`"https://${nginx!.authority}${path}" -H "Authorization: Bearer $VH_KEY"`);
-      expect(fetched.status).toBe('403');
-      expect(JSON.parse(fetched.body.toString())).toEqual(problem(403, 'not-granted'));
-      expect(nginx!.seen('bound').length).toBe(before);
-    });
-  }
+  ];
+  const overrides = ['X-HTTP-Method-Override: DELETE', 'X-HTTP-Method: PUT', 'X-Method-Override: POST'];
+  let answers: Fetched[] = [];
+  let reached: { authorization: string; requestUri: string }[] = [];
+  beforeAll(async () => {
+    if (!nginx) return;
+    const before = nginx.seen('bound').length;
+    answers = await curlAllInChild([
+      ...paths.map(([, path]) => `"https://${nginx!.authority}${path}" -H "Authorization: Bearer $VH_KEY"`),
+      ...overrides.map((header) => `"https://${nginx!.authority}/v1/models" -H "Authorization: Bearer $VH_KEY" -H '${header}'`),
+    ]);
+    reached = nginx.seen('bound').slice(before);
+  });
 
-  it('X-HTTP-Method-Override (and kin) cannot widen a GET-only grant', async (ctx) => {
+  paths.forEach(([title, path], i) => {
+    it(`${title} cannot climb out of a grant limited to /v1: 403 not-granted, nginx sees nothing`, (ctx) => {
+      skipWithout(ctx, nginx ? null : 'nginx (apt-get install nginx-light)');
+      expect(reached.filter((line) => line.requestUri === path)).toEqual([]);
+      expectNoValue(answers[i]!);
+      expect(answers[i]!.status).toBe('403');
+      expect(JSON.parse(answers[i]!.body.toString())).toEqual(problem(403, 'not-granted'));
+    });
+  });
+
+  it('X-HTTP-Method-Override (and kin) cannot widen a GET-only grant', (ctx) => {
     skipWithout(ctx, nginx ? null : 'nginx (apt-get install nginx-light)');
-    const before = nginx!.seen('bound').length;
-    for (const header of ['X-HTTP-Method-Override: DELETE', 'X-HTTP-Method: PUT', 'X-Method-Override: POST']) {
-      const fetched = await curlInChild(`"https://${nginx!.authority}/v1/models" -H "Authorization: Bearer $VH_KEY" -H '${header}'`);
-      expect(fetched.status, header).toBe('403');
-    }
-    expect(nginx!.seen('bound').length).toBe(before);
+    expect(reached).toEqual([]);
+    overrides.forEach((header, i) => expect(answers[paths.length + i]!.status, header).toBe('403'));
   });
 });
 

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type UndiciAgent from 'undici/lib/dispatcher/agent.js';
-import { policyBindsHost, policyBindsOtherScheme, type HostPattern, type Scheme } from '../secrets.js';
+import { policyBindsHost, type Scheme } from '../secrets.js';
 import type { RunSecret } from './policy.js';
 import type { ScrubRule } from './scrub.js';
 
@@ -74,15 +74,6 @@ export interface GatewayRuntime {
 /** Whether a granted secret is bound to this scheme, host and port: then its answers are decoded and scrubbed. */
 export function isBound(runtime: GatewayRuntime, scheme: Scheme, host: string, port: number): boolean {
   return runtime.options.secrets.some((secret) => policyBindsHost(secret.policy, scheme, host, port));
-}
-
-/** A binding for this host under the other scheme, when none exists under this one (403 scheme-mismatch). */
-export function findSchemeMismatch(runtime: GatewayRuntime, scheme: Scheme, host: string, port: number): HostPattern | null {
-  for (const secret of runtime.options.secrets) {
-    const other = policyBindsOtherScheme(secret.policy, scheme, host, port);
-    if (other) return other;
-  }
-  return null;
 }
 
 const SELF_NAMES = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::']);
