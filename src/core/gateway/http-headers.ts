@@ -150,10 +150,16 @@ export function scrubHeaderList(raw: readonly string[], rules: readonly ScrubRul
   return out;
 }
 
+/**
+ * The headers a Connection header names (RFC 9110 §7.6.1), beyond those
+ * always dropped; null when none (the usual `Connection: keep-alive`). Runs
+ * for every request and answer: the length test spares most names a toLowerCase.
+ */
 function connectionTokens(raw: readonly string[]): Set<string> | null {
   let named: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection') for (const token of splitList(raw[i + 1]!)) (named ??= new Set()).add(token);
+    if (raw[i]!.length !== 10 || raw[i]!.toLowerCase() !== 'connection') continue;
+    for (const token of splitList(raw[i + 1]!)) if (!HOP_BY_HOP.has(token)) (named ??= new Set()).add(token);
   }
   return named;
 }
