@@ -50,7 +50,11 @@ export function prepareOutbound(exchange: Exchange, rawHeaders: readonly string[
   }
   if (!route.bound) {
     if (isBound(gateway, route.scheme === 'https' ? 'http' : 'https', route.host, route.port)) {
-      exchange.deny(403, 'scheme-mismatch', `${exchange.authority} is bound to ${route.scheme === 'https' ? 'plain http://' : 'https://'} for this run; ${route.scheme}:// to it is refused`);
+      const detail =
+        route.scheme === 'http'
+          ? `${exchange.authority} is bound to https:// for this run, so http:// to it is refused (the value is never sent in clear); use https://, or, for a service without TLS, add the secret with --host http://${exchange.authority}`
+          : `${exchange.authority} is bound to plain http:// for this run; use http://`;
+      exchange.deny(403, 'scheme-mismatch', detail);
       return null;
     }
     if (gateway.options.denyUnlisted) {

@@ -67,7 +67,8 @@ export function decideRequest(view: RequestView, secrets: readonly RunSecret[]):
     if (!policyBindsHost(secret.policy, view.scheme, view.host, view.port)) {
       const other = policyBindsOtherScheme(secret.policy, view.scheme, view.host, view.port);
       if (other) {
-        return { kind: 'deny', reason: 'scheme-mismatch', secret: secret.name, hint: `secret "${secret.name}" is bound to ${formatHostPattern(other)}; it is never sent over ${view.scheme}://` };
+        const fix = other.scheme === 'https' ? '; for a service without TLS, add the secret with --host http://…' : '';
+        return { kind: 'deny', reason: 'scheme-mismatch', secret: secret.name, hint: `secret "${secret.name}" is bound to ${formatHostPattern(other)}; it is never sent over ${view.scheme}://${fix}` };
       }
       return { kind: 'deny', reason: 'placeholder-misplaced', secret: secret.name, hint: `secret "${secret.name}" is bound to ${secret.record.hosts.join(', ')}, not ${view.scheme}://${formatAuthority(view.host, view.port)}` };
     }
