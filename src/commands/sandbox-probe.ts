@@ -19,7 +19,8 @@ export async function probeSandbox(env: Env, platform: NodeJS.Platform = process
     if (envPath === null) return { ok: false, reason: 'no env program on PATH', fix: 'install GNU coreutils' };
     const [version, trial] = await Promise.all([
       runQuietly(bwrap.path, ['--version'], env),
-      runQuietly(bwrap.path, ['--dev-bind', '/', '/', '--proc', '/proc', '--unshare-pid', '--die-with-parent', '--', envPath, '--default-signal', '--', 'true'], env),
+      // As run starts it: env ignoring the signals bwrap must survive, env resetting them inside.
+      runQuietly(envPath, ['--ignore-signal=INT,QUIT,HUP,TERM', '--', bwrap.path, '--dev-bind', '/', '/', '--proc', '/proc', '--unshare-pid', '--die-with-parent', '--', envPath, '--default-signal', '--', 'true'], env),
     ]);
     if (trial.code !== 0) return { ok: false, ...diagnoseBwrapFailure(trial.stderr, readUsernsSysctls(), process.getuid?.() ?? -1) };
     return { ok: true, kind: 'bwrap', binary: bwrap.path, env: envPath, ...parseBwrapVersion(version.stdout) };

@@ -57,9 +57,9 @@ export interface BwrapChildOptions {
  * bwrap's outer process waits for the sandbox and exits with the command's
  * status; it forwards no signal, and dies of SIGINT/SIGHUP/SIGQUIT/SIGTERM
  * (taking the sandbox with it, --die-with-parent) before the command could
- * clean up. So a /bin/sh starts bwrap with those four ignored (ignored
- * dispositions survive exec; Node itself cannot spawn with them ignored), the
- * command gets its defaults back from `env --default-signal`, and `kill`
+ * clean up. So `env --ignore-signal` starts bwrap with those four ignored
+ * (ignored dispositions survive exec; Node cannot spawn with them ignored),
+ * the command gets its defaults back from `env --default-signal`, and `kill`
  * signals the command itself: the first child of the sandbox's init, whose
  * pid bwrap reports on --info-fd. On a terminal, Ctrl-C reaches the command
  * straight from the terminal (same process group), as without a sandbox.
@@ -78,10 +78,10 @@ export async function spawnInBwrap(options: BwrapChildOptions, file: string, arg
     infoFd: 3,
     seccompFd: filter ? 4 : null,
     perms: options.perms,
-    command: signalResettingCommand(options.envBinary, file, args),
+    command: signalResettingCommand(options.envBinary, file, args, env['PWD']),
   });
   const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', 'pipe', ...(filter ? (['pipe'] as const) : [])];
-  const { child, ended } = await startProcess('/bin/sh', file, ['-c', 'trap "" INT QUIT HUP TERM; exec "$0" "$@"', options.bwrap, ...bwrapArgs], env, stdio);
+  const { child, ended } = await startProcess(options.envBinary, file, ['--ignore-signal=INT,QUIT,HUP,TERM', '--', options.bwrap, ...bwrapArgs], env, stdio);
   if (filter) (child.stdio[4] as NodeJS.WritableStream).end(filter);
   const initPid = readInitPid(child);
   let commandPid: number | null = null;

@@ -55,13 +55,16 @@ export function buildBwrapArgs(invocation: BwrapInvocation): string[] {
  * bwrap's outer process does not forward signals, and dies of SIGINT, SIGHUP,
  * SIGTERM or SIGQUIT — taking the sandbox with it (--die-with-parent) before
  * the child can clean up after a Ctrl-C. So run starts bwrap with those
- * signals ignored (see the spawn helper), run itself forwards them to the
+ * signals ignored (`env --ignore-signal`), run itself forwards them to the
  * child, and `env --default-signal` (coreutils ≥ 8.31) gives the child the
  * default dispositions back, exactly as a child spawned by Node gets them.
+ *
+ * env also puts PWD back as the child's environment had it: bwrap sets PWD
+ * to the --chdir folder, and the child must see the environment run gave it.
  * env treats leading NAME=VALUE words as assignments even after `--`; a
  * command whose name holds "=" goes through `sh -c 'exec "$0" "$@"'` instead.
  */
-export function signalResettingCommand(env: string, file: string, args: string[]): string[] {
+export function signalResettingCommand(env: string, file: string, args: string[], pwd: string | undefined): string[] {
   const target = file.includes('=') ? ['/bin/sh', '-c', 'exec "$0" "$@"', file, ...args] : [file, ...args];
-  return [env, '--default-signal', '--', ...target];
+  return [env, '--default-signal', ...(pwd === undefined ? ['-u', 'PWD', '--'] : ['--', `PWD=${pwd}`]), ...target];
 }

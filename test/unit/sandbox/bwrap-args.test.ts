@@ -45,11 +45,12 @@ describe('buildBwrapArgs', () => {
 });
 
 describe('signalResettingCommand', () => {
-  it('runs the command through env --default-signal', () => {
-    expect(signalResettingCommand('/usr/bin/env', 'claude', ['-p', 'hi'])).toEqual(['/usr/bin/env', '--default-signal', '--', 'claude', '-p', 'hi']);
+  it('runs the command through env --default-signal, with PWD as the child had it (bwrap sets its own)', () => {
+    expect(signalResettingCommand('/usr/bin/env', 'claude', ['-p', 'hi'], '/home/u/link')).toEqual(['/usr/bin/env', '--default-signal', '--', 'PWD=/home/u/link', 'claude', '-p', 'hi']);
+    expect(signalResettingCommand('/usr/bin/env', 'claude', [], undefined)).toEqual(['/usr/bin/env', '--default-signal', '-u', 'PWD', '--', 'claude']);
   });
 
   it('a command whose name env would take for an assignment goes through sh', () => {
-    expect(signalResettingCommand('/usr/bin/env', './a=b', ['x'])).toEqual(['/usr/bin/env', '--default-signal', '--', '/bin/sh', '-c', 'exec "$0" "$@"', './a=b', 'x']);
+    expect(signalResettingCommand('/usr/bin/env', './a=b', ['x'], undefined)).toEqual(['/usr/bin/env', '--default-signal', '-u', 'PWD', '--', '/bin/sh', '-c', 'exec "$0" "$@"', './a=b', 'x']);
   });
 });
