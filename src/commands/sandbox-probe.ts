@@ -9,7 +9,8 @@ import type { Env } from '../core/paths.js';
 
 const PROBE_TIMEOUT_MS = 5000;
 
-export async function probeSandbox(env: Env, platform: NodeJS.Platform = process.platform): Promise<SandboxSupport> {
+/** `withVersion`: also ask bwrap its version (doctor and status show it; run does not need it). */
+export async function probeSandbox(env: Env, options: { withVersion?: boolean } = {}, platform: NodeJS.Platform = process.platform): Promise<SandboxSupport> {
   const cwd = process.cwd();
   if (platform === 'linux') {
     const bwrap = findExecutable('bwrap', env['PATH'], cwd);
@@ -17,13 +18,20 @@ export async function probeSandbox(env: Env, platform: NodeJS.Platform = process
     const envBinary = existsSync('/usr/bin/env') ? '/usr/bin/env' : findExecutable('env', env['PATH'], cwd);
     const envPath = typeof envBinary === 'string' ? envBinary : envBinary.ok ? envBinary.path : null;
     if (envPath === null) return { ok: false, reason: 'no env program on PATH', fix: 'install GNU coreutils' };
-    const [version, trial] = await Promise.all([
-      runQuietly(bwrap.path, ['--version'], env),
-      // As run starts it: env ignoring the signals bwrap must survive, env resetting them inside.
-      runQuietly(envPath, ['--ignore-signal=INT,QUIT,HUP,TERM', '--', bwrap.path, '--dev-bind', '/', '/', '--proc', '/proc', '--unshare-pid', '--die-with-parent', '--', envPath, '--default-signal', '--', 'true'], env),
-    ]);
-    if (trial.code !== 0) return { ok: false, ...diagnoseBwrapFailure(trial.stderr, readUsernsSysctls(), process.getuid?.() ?? -1) };
-    return { ok: true, kind: 'bwrap', binary: bwrap.path, env: envPath, ...parseBwrapVersion(version.stdout) };
+    // One trial run, as `run` uses bwrap (PID namespace, /proc, a private
+    // folder with --perms, env resetting the signals inside). A bubblewrap
+    // older than 0.5 rejects --perms: then it is tried once more without.
+    const trial = (perms: boolean) =>
+      runQuietly(bwrap.path, ['--dev-bind', '/', '/', '--proc', '/proc', ...(perms ? ['--perms', '0700'] : []), '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent', '--', envPath, '--default-signal', '--', 'true'], env);
+    const version = options.withVersion ? runQuietly(bwrap.path, ['--version'], env) : null;
+    let result = await trial(true);
+    let perms = true;
+    if (result.code !== 0 && /--perms/.test(result.stderr)) {
+      perms = false;
+      result = await trial(false);
+    }
+    if (result.code !== 0) return { ok: false, ...diagnoseBwrapFailure(result.stderr, readUsernsSysctls(), process.getuid?.() ?? -1) };
+    return { ok: true, kind: 'bwrap', binary: bwrap.path, env: envPath, perms, ...(version ? { version: parseBwrapVersion((await version).stdout) } : {}) };
   }
   if (platform === 'darwin') {
     const found = findExecutable('sandbox-exec', env['PATH'], cwd);

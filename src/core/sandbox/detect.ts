@@ -7,7 +7,7 @@ export type SandboxMode = 'required' | 'auto' | 'off';
 export const SANDBOX_MODES: readonly SandboxMode[] = ['required', 'auto', 'off'];
 
 export type SandboxSupport =
-  | { ok: true; kind: 'bwrap'; binary: string; version: string; env: string; perms: boolean }
+  | { ok: true; kind: 'bwrap'; binary: string; env: string; perms: boolean; version?: string }
   | { ok: true; kind: 'sandbox-exec'; binary: string }
   | { ok: false; reason: string; fix: string };
 
@@ -80,10 +80,7 @@ export function diagnoseBwrapFailure(message: string, sysctls: UsernsSysctls, ui
   return { reason: `bwrap failed: ${said}`, fix: 'run: agentauth doctor, and report it if the cause is unclear' };
 }
 
-/** bubblewrap's version from `bwrap --version` ("bubblewrap 0.8.0"), and whether it knows --perms (0.5.0+). */
-export function parseBwrapVersion(text: string): { version: string; perms: boolean } {
-  const match = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
-  if (!match) return { version: 'unknown', perms: false };
-  const [major, minor] = [Number(match[1]), Number(match[2])];
-  return { version: match[0], perms: major > 0 || minor >= 5 };
+/** bubblewrap's version from `bwrap --version` ("bubblewrap 0.8.0"). */
+export function parseBwrapVersion(text: string): string {
+  return /\d+\.\d+(?:\.\d+)?/.exec(text)?.[0] ?? 'unknown';
 }
