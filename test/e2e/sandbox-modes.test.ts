@@ -150,7 +150,11 @@ describe.skipIf(noBwrap)('where bwrap works', () => {
     skipWithout(ctx, setpriv.exitCode === 0 && process.getuid?.() === 0 ? null : 'root and setpriv (util-linux), to run as another user');
     const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'];
     const reachable = await execa(nobody[0]!, [...nobody.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)})`], { reject: false });
-    skipWithout(ctx, reachable.exitCode === 0 ? null : `node and ${BIN} readable by uid 65534`);
+    if (reachable.exitCode !== 0) {
+      // Not a missing tool but where this checkout lives (e.g. under /root): skipped even in CI, saying why.
+      console.warn(`skipped: node and ${BIN} are not readable by uid 65534`);
+      ctx.skip();
+    }
     const dir = mkdtempSync(join(tmpdir(), 'agentauth-nobody-'));
     try {
       chmodSync(dir, 0o755);
