@@ -1,6 +1,8 @@
 // `run`'s sandbox decision: which mode applies (flag, config, default auto),
 // whether this machine can sandbox, what the child must not reach, and the
 // spawn function that puts it all together.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../core/config.js';
 import { AgentAuthError, ExitCode } from '../core/errors.js';
 import { buildMacProfile } from '../core/sandbox/macos-profile.js';
@@ -58,6 +60,7 @@ export async function decideSandbox(ctx: Context, config: Config, flags: Sandbox
     cwd,
     hide: [...(settings['run.sandbox-hide'] ?? []), ...(flags.sandboxHide ?? [])],
     readOnly: [...(settings['run.sandbox-ro'] ?? []), ...(flags.sandboxRo ?? [])],
+    busSockets: findBusSockets(),
   });
   for (const gap of plan.gaps) {
     if (mode === 'required') throw new AgentAuthError('SANDBOX_INCOMPLETE', ExitCode.runCannotStart, `the sandbox would be incomplete: ${gap}`, { hint: 'make the session bus listen on a socket file (unix:path=…, as systemd user sessions do), or run with --no-sandbox' });
@@ -74,6 +77,17 @@ export async function decideSandbox(ctx: Context, config: Config, flags: Sandbox
     readOnly: plan.readOnly.map(canonicalPath),
   });
   return { audit: { sandbox: 'sandbox-exec' }, spawn: (file, args, env) => spawnInSandboxExec(support.binary, profile, file, args, env) };
+}
+
+/** dbus-daemon's sockets in /tmp (`dbus-XXXXXXXXXX`), as dbus-launch and dbus-run-session make them. */
+function findBusSockets(): string[] {
+  try {
+    return readdirSync('/tmp', { withFileTypes: true })
+      .filter((entry) => entry.name.startsWith('dbus-') && entry.isSocket())
+      .map((entry) => join('/tmp', entry.name));
+  } catch {
+    return [];
+  }
 }
 
 function unsandboxed(reason: string): SandboxDecision {

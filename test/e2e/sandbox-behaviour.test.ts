@@ -4,7 +4,7 @@
 // passes --sandbox, so it fails (125) rather than quietly running unsandboxed.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO_ROOT } from '../helpers/cli.js';
@@ -96,6 +96,18 @@ describe.skipIf(noBwrap)('exit status and signals inside the sandbox', () => {
       expect(r.stdout).toContain(`got-${name}`);
       expect(r.exitCode).toBe(8);
     }
+  });
+
+  it('the sandboxed child dies with run, even when run is killed with SIGKILL', async () => {
+    const beat = join(s.home.dir, 'heartbeat');
+    const child = spawnRun(['--', 'sh', '-c', `date +%s%N > ${shellQuote(beat)}; echo ready; while :; do date +%s%N > ${shellQuote(beat)}; sleep 0.05; done`]);
+    await waitForReady(child);
+    child.kill('SIGKILL');
+    await child;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const last = readFileSync(beat, 'utf8');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(readFileSync(beat, 'utf8')).toBe(last);
   });
 
   it('a child that dies of a signal makes agentauth die of the same signal', async () => {

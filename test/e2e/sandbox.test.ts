@@ -169,7 +169,7 @@ describe.skipIf(noBwrap)('a hostile child cannot reach what agentauth keeps', ()
     }
   });
 
-  it("the session bus, keyrings and systemd in $XDG_RUNTIME_DIR are gone; gpg-agent's folder stays", async () => {
+  it("the session bus (named or found in /tmp), keyrings and systemd in $XDG_RUNTIME_DIR are gone; gpg-agent's folder stays", async () => {
     const runtime = join(t.dir, 'runtime');
     for (const sub of ['keyring', 'systemd', 'gnupg']) mkdirSync(join(runtime, sub), { recursive: true });
     chmodSync(runtime, 0o700);
@@ -177,23 +177,30 @@ describe.skipIf(noBwrap)('a hostile child cannot reach what agentauth keeps', ()
     writeFileSync(join(runtime, 'keyring', 'control'), 'keyring');
     const bus = createServer((socket) => socket.end('bus-answered\n'));
     await new Promise<void>((resolve) => bus.listen(join(runtime, 'bus'), resolve));
+    // A bus in /tmp that no variable names (dbus-run-session's kind): found by looking, so hidden too.
+    const tmpBusPath = `/tmp/dbus-aatest${randomBytes(4).toString('hex')}`;
+    const tmpBus = createServer((socket) => socket.end('tmp-bus-answered\n'));
+    await new Promise<void>((resolve) => tmpBus.listen(tmpBusPath, resolve));
     try {
       const env = { XDG_RUNTIME_DIR: runtime, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(runtime, 'bus')}` };
-      const script = `ls -A ${shellQuote(runtime)} | tr '\\n' ' '; echo; cat ${shellQuote(join(runtime, 'keyring', 'control'))}; echo; ${shellQuote(process.execPath)} -e 'require("net").connect(process.argv[1]).on("data",(d)=>process.stdout.write(d)).on("error",(e)=>console.log("bus:",e.code))' ${shellQuote(join(runtime, 'bus'))}`;
+      const connect = (path: string) => `${shellQuote(process.execPath)} -e 'require("net").connect(process.argv[1]).on("data",(d)=>process.stdout.write(d)).on("error",(e)=>console.log("bus:",e.code))' ${shellQuote(path)}`;
+      const script = `ls -A ${shellQuote(runtime)} | tr '\\n' ' '; echo; cat ${shellQuote(join(runtime, 'keyring', 'control'))}; echo; ${connect(join(runtime, 'bus'))}; ${connect(tmpBusPath)}`;
       for (const mode of MODES) {
         const r = await attempt(t, mode, script, [], env);
         if (mode === 'default') {
           expect(r.stdout).toContain('ran\ngnupg \n');
           expect(r.stdout).not.toContain('keyring\n');
           expect(r.stdout).not.toContain('bus-answered');
-          expect(r.stdout).toMatch(/bus: E[A-Z]+/);
+          expect(r.stdout.match(/bus: E[A-Z]+/g)).toHaveLength(2);
         } else {
-          expect(r.stdout).toContain('bus-answered');
+          expect(r.stdout).toContain('\nbus-answered');
+          expect(r.stdout).toContain('tmp-bus-answered');
           expect(r.stdout).toContain('keyring\n');
         }
       }
     } finally {
       bus.close();
+      tmpBus.close();
     }
   });
 

@@ -38,6 +38,12 @@ export interface PlanInput {
   hide: string[];
   /** From --sandbox-ro and the config. */
   readOnly: string[];
+  /**
+   * Session-bus sockets found in /tmp (dbus-daemon's `unix:tmpdir=/tmp`):
+   * a child needs no variable to find them, so they are hidden whether or
+   * not DBUS_SESSION_BUS_ADDRESS names them.
+   */
+  busSockets?: string[];
 }
 
 export interface SandboxPlan {
@@ -73,19 +79,22 @@ export function planSandbox(input: PlanInput): SandboxPlan {
   add(env['CREDENTIALS_DIRECTORY'], "the service's systemd credentials");
 
   const gaps: string[] = [];
-  const runtime = env['XDG_RUNTIME_DIR'] ? absolute(env['XDG_RUNTIME_DIR']) : undefined;
+  // Without XDG_RUNTIME_DIR the standard folder may still be there: a child needs no variable to look.
+  const runtime = env['XDG_RUNTIME_DIR'] ? absolute(env['XDG_RUNTIME_DIR']) : input.platform === 'linux' && input.uid >= 0 ? `/run/user/${input.uid}` : undefined;
   const bus = parseBusAddress(env['DBUS_SESSION_BUS_ADDRESS'] ?? '');
-  for (const path of bus.paths) add(path, 'the D-Bus session bus (the Secret Service answers there)');
+  for (const path of [...bus.paths, ...(input.busSockets ?? [])]) add(path, 'the D-Bus session bus (the Secret Service answers there)');
   for (const address of bus.unreachable) {
     gaps.push(`the D-Bus session bus listens on ${address}, which a sandbox without its own network cannot hide`);
   }
 
   if (input.platform === 'linux') {
-    if (runtime) {
-      add(join(runtime, 'bus'), 'the D-Bus session bus');
-      add(join(runtime, 'agentauth'), 'the agentauth serve socket');
-      add(join(runtime, 'keyring'), "gnome-keyring's sockets");
-      add(join(runtime, 'systemd'), 'the systemd user manager (it starts programs outside the sandbox)');
+    // The standard folder too when XDG_RUNTIME_DIR points elsewhere.
+    for (const dir of new Set([runtime, `/run/user/${input.uid}`])) {
+      if (!dir) continue;
+      add(join(dir, 'bus'), 'the D-Bus session bus');
+      add(join(dir, 'agentauth'), 'the agentauth serve socket');
+      add(join(dir, 'keyring'), "gnome-keyring's sockets");
+      add(join(dir, 'systemd'), 'the systemd user manager (it starts programs outside the sandbox)');
     }
     add(env['GNOME_KEYRING_CONTROL'], "gnome-keyring's sockets");
     const dataHome = env['XDG_DATA_HOME'] || (home ? join(home, '.local/share') : undefined);

@@ -48,6 +48,15 @@ describe('planSandbox', () => {
     expect(planSandbox(input({ env: { ...env, SSH_AUTH_SOCK: '/tmp/ssh-x/agent.1' } })).runtimeDir?.keep).not.toContain('/tmp/ssh-x/agent.1');
   });
 
+  it('hides bus sockets found in /tmp, and the standard runtime folder when XDG_RUNTIME_DIR is unset or elsewhere', () => {
+    const { XDG_RUNTIME_DIR: _unset, ...noRuntime } = env;
+    const plan = planSandbox(input({ env: noRuntime, busSockets: ['/tmp/dbus-Q1w2E3r4T5'] }));
+    expect(plan.protect.map((entry) => entry.path)).toEqual(expect.arrayContaining(['/tmp/dbus-Q1w2E3r4T5', '/run/user/1000/bus', '/run/user/1000/systemd']));
+    expect(plan.runtimeDir?.path).toBe('/run/user/1000');
+    const elsewhere = planSandbox(input({ env: { ...env, XDG_RUNTIME_DIR: '/custom/run' } })).protect.map((entry) => entry.path);
+    expect(elsewhere).toEqual(expect.arrayContaining(['/custom/run/bus', '/run/user/1000/bus', '/run/user/1000/keyring']));
+  });
+
   it('reports a bus that only a network namespace could hide', () => {
     const plan = planSandbox(input({ env: { ...env, DBUS_SESSION_BUS_ADDRESS: 'unix:abstract=/tmp/dbus-q,guid=2' } }));
     expect(plan.gaps).toEqual([expect.stringContaining('unix:abstract=/tmp/dbus-q')]);
