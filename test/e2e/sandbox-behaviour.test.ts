@@ -175,10 +175,11 @@ describe.skipIf(noBwrap)('a terminal (tmux), inside the sandbox', () => {
 
 describe.skipIf(noBwrap)('the environment and the audit trail', () => {
   it('the child gets the same environment as without the sandbox, and can read its CA files', async () => {
-    const probe = "const fs=require('fs');const e=process.env;console.log(JSON.stringify({env:e,ca:fs.readFileSync(e.NODE_EXTRA_CA_CERTS,'utf8').length,bundle:fs.readFileSync(e.SSL_CERT_FILE,'utf8').length}))";
-    const [inside, outside] = await Promise.all(
-      ['--sandbox', '--no-sandbox'].map((flag) => s.home.run(['run', '--agent', 'coder', flag, '--', process.execPath, '-e', probe], { env: { KEEP_ME: 'yes' } })),
-    );
+    const count = (name: string) => `fs.readFileSync(e.${name},'utf8').split('BEGIN CERTIFICATE').length-1`;
+    const probe = `const fs=require('fs');const e=process.env;console.log(JSON.stringify({env:e,ca:${count('NODE_EXTRA_CA_CERTS')},bundle:${count('SSL_CERT_FILE')}}))`;
+    // The user's own NODE_EXTRA_CA_CERTS is carried over into the child's (gateway.md, run step 3).
+    const env = { KEEP_ME: 'yes', NODE_EXTRA_CA_CERTS: s.upstream.caFile };
+    const [inside, outside] = await Promise.all(['--sandbox', '--no-sandbox'].map((flag) => s.home.run(['run', '--agent', 'coder', flag, '--', process.execPath, '-e', probe], { env })));
     expect(inside!.code, inside!.stderr).toBe(0);
     const a = JSON.parse(inside!.stdout) as { env: Record<string, string>; ca: number; bundle: number };
     const b = JSON.parse(outside!.stdout) as { env: Record<string, string>; ca: number; bundle: number };
@@ -192,7 +193,8 @@ describe.skipIf(noBwrap)('the environment and the audit trail', () => {
       );
     expect(perRun(a.env)).toEqual(perRun(b.env));
     expect(a.env['KEEP_ME']).toBe('yes');
-    expect(a.ca).toBeGreaterThan(0);
+    expect(a.ca).toBe(2);
+    expect(a.bundle).toBeGreaterThan(10);
     expect(a.bundle).toBe(b.bundle);
     // The CA files are not in agentauth's data folder, which the sandbox hides.
     expect(a.env['NODE_EXTRA_CA_CERTS']!.startsWith(s.home.home)).toBe(false);
