@@ -46,7 +46,7 @@ export async function decideSandbox(ctx: Context, config: Config, flags: Sandbox
     if (mode === 'required') {
       throw new AgentAuthError('SANDBOX_UNAVAILABLE', ExitCode.runCannotStart, `the child cannot be sandboxed: ${support.reason}`, { hint: `${support.fix}; or run with --no-sandbox` });
     }
-    ctx.warn(`the child is not sandboxed: ${support.reason}. To fix: ${support.fix} (--no-sandbox runs without one knowingly)`);
+    ctx.warn(`the child is not sandboxed: ${support.reason}; fix: ${support.fix}; or pass --no-sandbox to run without one knowingly`);
     return unsandboxed(support.reason);
   }
 

@@ -48,7 +48,7 @@ describe('where bwrap is missing', () => {
     expect(existsSync(file)).toBe(true);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^warning: the child is not sandboxed: bubblewrap \(bwrap\) is not installed\. To fix: .*apt install bubblewrap/);
+    expect(lines[0]).toMatch(/^warning: the child is not sandboxed: bubblewrap \(bwrap\) is not installed; fix: sudo apt install bubblewrap/);
     expect(lastStart()).toMatchObject({ sandbox: 'none', sandbox_reason: 'bubblewrap (bwrap) is not installed' });
   });
 

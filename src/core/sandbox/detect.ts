@@ -24,7 +24,7 @@ export interface UsernsSysctls {
 export function missingSandbox(platform: NodeJS.Platform): { reason: string; fix: string } {
   switch (platform) {
     case 'linux':
-      return { reason: 'bubblewrap (bwrap) is not installed', fix: 'install it: sudo apt install bubblewrap (Fedora: dnf install bubblewrap; Arch: pacman -S bubblewrap)' };
+      return { reason: 'bubblewrap (bwrap) is not installed', fix: 'sudo apt install bubblewrap (or: dnf install bubblewrap, pacman -S bubblewrap)' };
     case 'darwin':
       return { reason: 'sandbox-exec is not on PATH', fix: 'it ships with macOS in /usr/bin: check PATH' };
     default:
