@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Config } from '../core/config.js';
 import { AgentAuthError, ExitCode } from '../core/errors.js';
 import { buildMacProfile } from '../core/sandbox/macos-profile.js';
-import { canonicalPath, resolveLayout } from '../core/sandbox/layout.js';
+import { resolveCanonicalPath, resolveLayout } from '../core/sandbox/layout.js';
 import { planSandbox } from '../core/sandbox/plan.js';
 import type { SandboxMode, SandboxSupport } from '../core/sandbox/detect.js';
 import { readSettings } from '../core/settings.js';
@@ -39,7 +39,7 @@ export function startSandboxProbe(ctx: Context, flags: SandboxFlags): Promise<Sa
 export async function decideSandbox(ctx: Context, config: Config, flags: SandboxFlags, probe: Promise<SandboxSupport> | null): Promise<SandboxDecision> {
   const settings = readSettings(config);
   const mode: SandboxMode = flags.sandbox === true ? 'required' : flags.sandbox === false ? 'off' : (settings['run.sandbox'] ?? 'auto');
-  if (mode === 'off') return unsandboxed(flags.sandbox === false ? 'turned off (--no-sandbox)' : 'turned off (config run.sandbox off)');
+  if (mode === 'off') return decideUnsandboxed(flags.sandbox === false ? 'turned off (--no-sandbox)' : 'turned off (config run.sandbox off)');
 
   const support = await (probe ?? probeSandbox(ctx.env));
   if (!support.ok) {
@@ -47,7 +47,7 @@ export async function decideSandbox(ctx: Context, config: Config, flags: Sandbox
       throw new AgentAuthError('SANDBOX_UNAVAILABLE', ExitCode.runCannotStart, `the child cannot be sandboxed: ${support.reason}`, { hint: `${support.fix}; or run with --no-sandbox` });
     }
     ctx.warn(`the child is not sandboxed: ${support.reason}; fix: ${support.fix}; or pass --no-sandbox to run without one knowingly`);
-    return unsandboxed(support.reason);
+    return decideUnsandboxed(support.reason);
   }
 
   const cwd = process.cwd();
@@ -73,8 +73,8 @@ export async function decideSandbox(ctx: Context, config: Config, flags: Sandbox
     return { audit: { sandbox: 'bwrap' }, spawn: (file, args, env) => spawnInBwrap(options, file, args, env) };
   }
   const profile = buildMacProfile({
-    hide: [...plan.hide, ...plan.protect.map((entry) => entry.path)].map(canonicalPath),
-    readOnly: plan.readOnly.map(canonicalPath),
+    hide: [...plan.hide, ...plan.protect.map((entry) => entry.path)].map(resolveCanonicalPath),
+    readOnly: plan.readOnly.map(resolveCanonicalPath),
   });
   return { audit: { sandbox: 'sandbox-exec' }, spawn: (file, args, env) => spawnInSandboxExec(support.binary, profile, file, args, env) };
 }
@@ -90,6 +90,6 @@ function findBusSockets(): string[] {
   }
 }
 
-function unsandboxed(reason: string): SandboxDecision {
+function decideUnsandboxed(reason: string): SandboxDecision {
   return { audit: { sandbox: 'none', sandbox_reason: reason }, spawn: spawnDirect };
 }

@@ -3,7 +3,7 @@
 // it alongside its own set-up). `doctor`, `status` and `run` share it.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { diagnoseBwrapFailure, missingSandbox, parseBwrapVersion, type SandboxSupport, type UsernsSysctls } from '../core/sandbox/detect.js';
+import { diagnoseBwrapFailure, describeMissingSandbox, parseBwrapVersion, type SandboxSupport, type UsernsSysctls } from '../core/sandbox/detect.js';
 import { findExecutable } from '../core/sandbox/find-executable.js';
 import type { Env } from '../core/paths.js';
 
@@ -14,7 +14,7 @@ export async function probeSandbox(env: Env, options: { withVersion?: boolean } 
   const cwd = process.cwd();
   if (platform === 'linux') {
     const bwrap = findExecutable('bwrap', env['PATH'], cwd);
-    if (!bwrap.ok) return { ok: false, ...missingSandbox(platform) };
+    if (!bwrap.ok) return { ok: false, ...describeMissingSandbox(platform) };
     const envBinary = existsSync('/usr/bin/env') ? '/usr/bin/env' : findExecutable('env', env['PATH'], cwd);
     const envPath = typeof envBinary === 'string' ? envBinary : envBinary.ok ? envBinary.path : null;
     if (envPath === null) return { ok: false, reason: 'no env program on PATH', fix: 'install GNU coreutils' };
@@ -35,12 +35,12 @@ export async function probeSandbox(env: Env, options: { withVersion?: boolean } 
   }
   if (platform === 'darwin') {
     const found = findExecutable('sandbox-exec', env['PATH'], cwd);
-    if (!found.ok) return { ok: false, ...missingSandbox(platform) };
+    if (!found.ok) return { ok: false, ...describeMissingSandbox(platform) };
     const trial = await runQuietly(found.path, ['-p', '(version 1)(allow default)', '/usr/bin/true'], env);
     if (trial.code !== 0) return { ok: false, reason: `sandbox-exec failed: ${trial.stderr.trim() || `exit ${trial.code}`}`, fix: 'run with --no-sandbox, and report it' };
     return { ok: true, kind: 'sandbox-exec', binary: found.path };
   }
-  return { ok: false, ...missingSandbox(platform) };
+  return { ok: false, ...describeMissingSandbox(platform) };
 }
 
 function readUsernsSysctls(): UsernsSysctls {

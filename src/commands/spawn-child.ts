@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { AgentAuthError, ExitCode } from '../core/errors.js';
-import { buildBwrapArgs, signalResettingCommand } from '../core/sandbox/bwrap-args.js';
+import { buildBwrapArgs, buildSignalResettingCommand } from '../core/sandbox/bwrap-args.js';
 import { findExecutable } from '../core/sandbox/find-executable.js';
 import type { SandboxLayout } from '../core/sandbox/layout.js';
 import { buildTerminalInjectionFilter, FILTERED_ARCHES } from '../core/sandbox/seccomp.js';
@@ -78,7 +78,7 @@ export async function spawnInBwrap(options: BwrapChildOptions, file: string, arg
     infoFd: 3,
     seccompFd: filter ? 4 : null,
     perms: options.perms,
-    command: signalResettingCommand(options.envBinary, file, args, env['PWD']),
+    command: buildSignalResettingCommand(options.envBinary, file, args, env['PWD']),
   });
   const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit', 'pipe', ...(filter ? (['pipe'] as const) : [])];
   const { child, ended } = await startProcess(options.envBinary, file, ['--ignore-signal=INT,QUIT,HUP,TERM', '--', options.bwrap, ...bwrapArgs], env, stdio);
@@ -88,7 +88,7 @@ export async function spawnInBwrap(options: BwrapChildOptions, file: string, arg
   let done = false;
   const mapped = ended.then((outcome) => {
     done = true;
-    return fromShellStatus(outcome);
+    return mapShellStatus(outcome);
   });
   return {
     kill: (signal) => {
@@ -108,7 +108,7 @@ export async function spawnInBwrap(options: BwrapChildOptions, file: string, arg
 }
 
 /** 128+N from bwrap means the command died of signal N. */
-function fromShellStatus(outcome: ChildOutcome): ChildOutcome {
+function mapShellStatus(outcome: ChildOutcome): ChildOutcome {
   if (outcome.signal !== null || outcome.code === null || outcome.code <= 128) return outcome;
   const number = outcome.code - 128;
   const name = (Object.keys(osConstants.signals) as NodeJS.Signals[]).find((signal) => osConstants.signals[signal] === number);
@@ -140,14 +140,14 @@ function readInitPid(child: ChildProcess): Promise<number | null> {
 async function findCommandPid(initPid: number | null, ended: () => boolean): Promise<number | null> {
   if (initPid === null) return null;
   for (let attempt = 0; attempt < 200 && !ended(); attempt += 1) {
-    const pid = childrenOf(initPid)[0];
+    const pid = listChildren(initPid)[0];
     if (pid !== undefined) return pid;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   return null;
 }
 
-function childrenOf(pid: number): number[] {
+function listChildren(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {

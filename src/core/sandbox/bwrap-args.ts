@@ -25,7 +25,7 @@ export interface BwrapInvocation {
   seccompFd: number | null;
   /** bubblewrap ≥ 0.5 knows --perms: private folders get mode 0700, as tmux and others insist. */
   perms: boolean;
-  /** What bwrap executes inside: see signalResettingCommand. */
+  /** What bwrap executes inside: see buildSignalResettingCommand. */
   command: string[];
 }
 
@@ -64,7 +64,7 @@ export function buildBwrapArgs(invocation: BwrapInvocation): string[] {
  * env treats leading NAME=VALUE words as assignments even after `--`; a
  * command whose name holds "=" goes through `sh -c 'exec "$0" "$@"'` instead.
  */
-export function signalResettingCommand(env: string, file: string, args: string[], pwd: string | undefined): string[] {
+export function buildSignalResettingCommand(env: string, file: string, args: string[], pwd: string | undefined): string[] {
   const target = file.includes('=') ? ['/bin/sh', '-c', 'exec "$0" "$@"', file, ...args] : [file, ...args];
   return [env, '--default-signal', ...(pwd === undefined ? ['-u', 'PWD', '--'] : ['--', `PWD=${pwd}`]), ...target];
 }

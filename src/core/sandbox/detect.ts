@@ -21,7 +21,7 @@ export interface UsernsSysctls {
   'kernel.apparmor_restrict_unprivileged_userns'?: string;
 }
 
-export function missingSandbox(platform: NodeJS.Platform): { reason: string; fix: string } {
+export function describeMissingSandbox(platform: NodeJS.Platform): { reason: string; fix: string } {
   switch (platform) {
     case 'linux':
       return { reason: 'bubblewrap (bwrap) is not installed', fix: 'sudo apt install bubblewrap (or: dnf install bubblewrap, pacman -S bubblewrap)' };

@@ -32,7 +32,7 @@ interface Found {
 }
 
 /** The real path and its type, or null when nothing is there. */
-function find(path: string): Found | null {
+function findReal(path: string): Found | null {
   try {
     const real = realpathSync.native(path);
     return { path: real, type: statSync(real).isDirectory() ? 'dir' : 'file' };
@@ -46,26 +46,26 @@ function find(path: string): Found | null {
  * ancestor resolved, the rest appended (sandbox-exec's rules may name paths
  * that do not exist yet, and must name them as the kernel sees them).
  */
-export function canonicalPath(path: string): string {
-  const found = find(path);
+export function resolveCanonicalPath(path: string): string {
+  const found = findReal(path);
   if (found) return found.path;
   const parent = dirname(path);
-  return parent === path ? path : join(canonicalPath(parent), basename(path));
+  return parent === path ? path : join(resolveCanonicalPath(parent), basename(path));
 }
 
 export function resolveLayout(plan: SandboxPlan, cwd: string): SandboxLayout {
   const masks: Mask[] = [];
   for (const [path, isPrivate] of [...plan.hide.map((p) => [p, false] as const), ...plan.protect.map((p) => [p.path, p.private === true] as const)]) {
-    const found = find(path);
+    const found = findReal(path);
     if (found && !masks.some((mask) => mask.path === found.path)) masks.push({ ...found, private: isPrivate && found.type === 'dir' });
   }
   const hiddenDirs = masks.filter((mask) => mask.type === 'dir').map((mask) => mask.path);
   const underHidden = (path: string) => hiddenDirs.some((dir) => path !== dir && isInside(path, dir));
 
-  const runtime = plan.runtimeDir ? find(plan.runtimeDir.path) : null;
+  const runtime = plan.runtimeDir ? findReal(plan.runtimeDir.path) : null;
   const runtimeDir = runtime && runtime.type === 'dir' && !underHidden(runtime.path) && !hiddenDirs.includes(runtime.path) ? runtime.path : null;
-  const keep = runtimeDir ? unique((plan.runtimeDir?.keep ?? []).map(find).flatMap((f) => (f && isInside(f.path, runtimeDir) && !underHidden(f.path) ? [f.path] : []))) : [];
-  const readOnly = unique(plan.readOnly.map(find).flatMap((f) => (f && !underHidden(f.path) && !hiddenDirs.includes(f.path) ? [f.path] : [])));
+  const keep = runtimeDir ? dedupePaths((plan.runtimeDir?.keep ?? []).map(findReal).flatMap((f) => (f && isInside(f.path, runtimeDir) && !underHidden(f.path) ? [f.path] : []))) : [];
+  const readOnly = dedupePaths(plan.readOnly.map(findReal).flatMap((f) => (f && !underHidden(f.path) && !hiddenDirs.includes(f.path) ? [f.path] : [])));
 
   // Inside the fresh runtime folder a mask is needed only where something
   // brings the real content back (a kept entry, a --sandbox-ro path).
@@ -81,6 +81,6 @@ export function resolveLayout(plan: SandboxPlan, cwd: string): SandboxLayout {
   return { runtimeDir, keep, readOnly, masks: kept };
 }
 
-function unique(paths: string[]): string[] {
+function dedupePaths(paths: string[]): string[] {
   return [...new Set(paths)];
 }

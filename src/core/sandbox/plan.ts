@@ -117,7 +117,7 @@ export function planSandbox(input: PlanInput): SandboxPlan {
     protect,
     hide: input.hide.map(absolute),
     readOnly: input.readOnly.map(absolute),
-    runtimeDir: input.platform === 'linux' && runtime ? { path: runtime, keep: keptRuntimeEntries(env, runtime, absolute) } : null,
+    runtimeDir: input.platform === 'linux' && runtime ? { path: runtime, keep: listKeptRuntimeEntries(env, runtime, absolute) } : null,
     gaps,
   };
 }
@@ -129,7 +129,7 @@ export function planSandbox(input: PlanInput): SandboxPlan {
  * sockets there, in the fresh folder). The D-Bus bus, keyrings, the systemd
  * user manager, PipeWire and the like stay out.
  */
-function keptRuntimeEntries(env: Env, runtime: string, absolute: (path: string) => string): string[] {
+function listKeptRuntimeEntries(env: Env, runtime: string, absolute: (path: string) => string): string[] {
   const keep = [join(runtime, 'gnupg')];
   if (env['SSH_AUTH_SOCK']) keep.push(absolute(env['SSH_AUTH_SOCK']));
   const wayland = env['WAYLAND_DISPLAY'];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildBwrapArgs, signalResettingCommand } from '../../../src/core/sandbox/bwrap-args.js';
+import { buildBwrapArgs, buildSignalResettingCommand } from '../../../src/core/sandbox/bwrap-args.js';
 import type { SandboxLayout } from '../../../src/core/sandbox/layout.js';
 
 const layout: SandboxLayout = {
@@ -44,13 +44,13 @@ describe('buildBwrapArgs', () => {
   });
 });
 
-describe('signalResettingCommand', () => {
+describe('buildSignalResettingCommand', () => {
   it('runs the command through env --default-signal, with PWD as the child had it (bwrap sets its own)', () => {
-    expect(signalResettingCommand('/usr/bin/env', 'claude', ['-p', 'hi'], '/home/u/link')).toEqual(['/usr/bin/env', '--default-signal', '--', 'PWD=/home/u/link', 'claude', '-p', 'hi']);
-    expect(signalResettingCommand('/usr/bin/env', 'claude', [], undefined)).toEqual(['/usr/bin/env', '--default-signal', '-u', 'PWD', '--', 'claude']);
+    expect(buildSignalResettingCommand('/usr/bin/env', 'claude', ['-p', 'hi'], '/home/u/link')).toEqual(['/usr/bin/env', '--default-signal', '--', 'PWD=/home/u/link', 'claude', '-p', 'hi']);
+    expect(buildSignalResettingCommand('/usr/bin/env', 'claude', [], undefined)).toEqual(['/usr/bin/env', '--default-signal', '-u', 'PWD', '--', 'claude']);
   });
 
   it('a command whose name env would take for an assignment goes through sh', () => {
-    expect(signalResettingCommand('/usr/bin/env', './a=b', ['x'], undefined)).toEqual(['/usr/bin/env', '--default-signal', '-u', 'PWD', '--', '/bin/sh', '-c', 'exec "$0" "$@"', './a=b', 'x']);
+    expect(buildSignalResettingCommand('/usr/bin/env', './a=b', ['x'], undefined)).toEqual(['/usr/bin/env', '--default-signal', '-u', 'PWD', '--', '/bin/sh', '-c', 'exec "$0" "$@"', './a=b', 'x']);
   });
 });

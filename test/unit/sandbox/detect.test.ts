@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diagnoseBwrapFailure, missingSandbox, parseBwrapVersion } from '../../../src/core/sandbox/detect.js';
+import { diagnoseBwrapFailure, describeMissingSandbox, parseBwrapVersion } from '../../../src/core/sandbox/detect.js';
 
 const NO_USERNS = 'bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces.';
 
@@ -41,10 +41,10 @@ describe('diagnoseBwrapFailure', () => {
   });
 });
 
-describe('missingSandbox and parseBwrapVersion', () => {
+describe('describeMissingSandbox and parseBwrapVersion', () => {
   it('says how to install bubblewrap', () => {
-    expect(missingSandbox('linux').fix).toContain('apt install bubblewrap');
-    expect(missingSandbox('win32').reason).toContain('win32');
+    expect(describeMissingSandbox('linux').fix).toContain('apt install bubblewrap');
+    expect(describeMissingSandbox('win32').reason).toContain('win32');
   });
 
   it('reads the version', () => {

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { canonicalPath, resolveLayout } from '../../../src/core/sandbox/layout.js';
+import { resolveCanonicalPath, resolveLayout } from '../../../src/core/sandbox/layout.js';
 import type { SandboxPlan } from '../../../src/core/sandbox/plan.js';
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), 'aa-layout-')));
@@ -48,9 +48,9 @@ describe('resolveLayout', () => {
   });
 });
 
-describe('canonicalPath', () => {
+describe('resolveCanonicalPath', () => {
   it('resolves the existing part of a path that does not exist yet', () => {
-    expect(canonicalPath(at('pass-link'))).toBe(at('pass'));
-    expect(canonicalPath(join(root, 'aa', '..', 'not', 'yet'))).toBe(at('not/yet'));
+    expect(resolveCanonicalPath(at('pass-link'))).toBe(at('pass'));
+    expect(resolveCanonicalPath(join(root, 'aa', '..', 'not', 'yet'))).toBe(at('not/yet'));
   });
 });
