@@ -42,11 +42,16 @@ _agentauth() {
       'secret rotate') path="secret rotate" ;;
       'grant') path="grant" ;;
       'run') path="run" ;;
+      'config') path="config" ;;
+      'config list') path="config list" ;;
+      'config get') path="config get" ;;
+      'config set') path="config set" ;;
+      'config unset') path="config unset" ;;
       *) break ;;
     esac
   done
   case "$path" in
-    '') words="init status doctor key jwks agent token completion audit secret grant run --version -V --no-color --help"; operand="" ;;
+    '') words="init status doctor key jwks agent token completion audit secret grant run config --version -V --no-color --help"; operand="" ;;
     'init') words="--backend --issuer --yes -y --passphrase-file --passphrase-stdin --json --help"; operand="" ;;
     'status') words="--json --help"; operand="" ;;
     'doctor') words="--json --help"; operand="" ;;
@@ -81,7 +86,12 @@ _agentauth() {
     'secret rm') words="--json --help"; operand="$(agentauth secret list --names 2>/dev/null)" ;;
     'secret rotate') words="--from-file --passphrase-file --passphrase-stdin --json --help"; operand="$(agentauth secret list --names 2>/dev/null)" ;;
     'grant') words="--method --path --revoke --json --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
-    'run') words="--agent --secret --deny-unlisted --no-inherit-env --upstream-ca --passphrase-file --passphrase-stdin --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
+    'run') words="--agent --secret --deny-unlisted --no-inherit-env --upstream-ca --sandbox --no-sandbox --sandbox-hide --sandbox-ro --passphrase-file --passphrase-stdin --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
+    'config') words="list get set unset --help"; operand="" ;;
+    'config list') words="--json --help"; operand="" ;;
+    'config get') words="--json --help"; operand="" ;;
+    'config set') words="--json --help"; operand="" ;;
+    'config unset') words="--json --help"; operand="" ;;
     *) words=""; operand="" ;;
   esac
   if [[ "$cur" == -* ]]; then

@@ -6,6 +6,7 @@ import { createContext, type Context } from './commands/context.js';
 import { SCHEMA_VERSION, type CommandResult } from './commands/result.js';
 import { declareAuditCommands } from './cli-audit.js';
 import { declareGatewayCommands } from './cli-gateway.js';
+import { declareConfigCommands } from './cli-config.js';
 
 import { VERSION } from './version.js';
 
@@ -88,6 +89,7 @@ Files: AGENTAUTH_HOME=DIR keeps everything in DIR (default: XDG folders).`,
   declareCoreCommands(program, kit);
   declareAuditCommands(program, kit);
   declareGatewayCommands(program, kit);
+  declareConfigCommands(program, kit);
   return program;
 }
 

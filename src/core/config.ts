@@ -5,6 +5,7 @@ import { AgentAuthError, ExitCode, notFoundError } from './errors.js';
 import { assertPrivateFile, isMissingFileError, isPermissionError, writePrivateFileAtomic } from './fs-safe.js';
 import { withFileLock } from './lock.js';
 import type { Paths } from './paths.js';
+import type { Settings } from './settings.js';
 
 export type BackendName = 'keychain' | 'file' | 'memory';
 
@@ -79,6 +80,8 @@ export interface Config {
   secrets: Record<string, SecretRecord>;
   /** Names of keystore entries the install relies on, so a vanished one is noticed. */
   keystoreEntries: string[];
+  /** `agentauth config set`: see settings.ts. */
+  settings?: Settings;
 }
 
 export function notInitialisedError(paths: Paths): AgentAuthError {

@@ -34,6 +34,7 @@ export function renderStatus(
     secrets: number;
     log: { origin: string; path: string };
     files: { path: string; exists: boolean; mode?: string; ok: boolean; fix?: string }[];
+    sandbox: { available: boolean; mode: string; detail: string; fix?: string };
   },
   style: Style,
 ): string {
@@ -43,6 +44,7 @@ export function renderStatus(
     field(style, 'active kid', data.activeKid),
     field(style, 'counts', `${data.agents} agents, ${data.secrets} secrets, ${data.keys} keys`),
     field(style, 'audit log', `${data.log.path} (${data.log.origin})`),
+    field(style, 'sandbox', `${data.sandbox.available ? style.green(data.sandbox.detail) : style.yellow(data.sandbox.detail)}; run.sandbox ${data.sandbox.mode}${data.sandbox.fix ? `; fix: ${data.sandbox.fix}` : ''}`),
     field(style, 'files', ''),
   ];
   for (const file of data.files) {
