@@ -183,12 +183,12 @@ describe.skipIf(noBwrap)('the environment and the audit trail', () => {
     expect(inside!.code, inside!.stderr).toBe(0);
     const a = JSON.parse(inside!.stdout) as { env: Record<string, string>; ca: number; bundle: number };
     const b = JSON.parse(outside!.stdout) as { env: Record<string, string>; ca: number; bundle: number };
-    // Each run has its own port, session token, placeholder and temporary folder.
+    // Each run has its own port, session token, base-URL key, placeholder and temporary folder.
     const perRun = (env: Record<string, string>) =>
       Object.fromEntries(
         Object.entries(env).map(([k, v]) => [
           k,
-          v.replace(/agentauth-run-[A-Za-z0-9]+/, 'RUN').replace(/agent:[^@]+@127\.0\.0\.1:\d+/, 'PROXY').replace(/127\.0\.0\.1:\d+/, 'PORT').replace(/aa-ph-up-[A-Za-z0-9]+/, 'PLACEHOLDER'),
+          v.replace(/agentauth-run-[A-Za-z0-9]+/, 'RUN').replace(/agent:[^@]+@127\.0\.0\.1:\d+/, 'PROXY').replace(/127\.0\.0\.1:\d+/, 'PORT').replace(/\/_\/[A-Za-z0-9_-]+\//, '/_/RUNKEY/').replace(/aa-ph-up-[A-Za-z0-9]+/, 'PLACEHOLDER'),
         ]),
       );
     expect(perRun(a.env)).toEqual(perRun(b.env));
