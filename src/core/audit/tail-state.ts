@@ -123,16 +123,16 @@ function readLineAt(fd: number, offset: number, length: number): Buffer | null {
 
 /** The line (without LF) that starts at `offset` and ends before `limit`, when `offset` starts a line. */
 export function readLineFrom(fd: number, offset: number, limit: number): Buffer | null {
-  if (offset > 0) {
-    const before = Buffer.allocUnsafe(1);
-    if (readInto(fd, before, 0, 1, offset - 1) !== 1 || before[0] !== LF) return null;
+  const start = offset > 0 ? offset - 1 : 0;
+  // Lines are a few hundred bytes: read a small window, and more only for a long one.
+  for (let window = 4096; ; window *= 4) {
+    const buf = Buffer.allocUnsafe(Math.min(window, limit - start));
+    const got = readInto(fd, buf, 0, buf.length, start);
+    if (offset > 0 && (got === 0 || buf[0] !== LF)) return null;
+    const lf = buf.indexOf(LF, offset - start);
+    if (lf !== -1 && lf < got) return Buffer.from(buf.subarray(offset - start, lf));
+    if (start + got >= limit) return null;
   }
-  let found: Buffer | null = null;
-  forEachLine(fd, limit, offset, (line) => {
-    found = Buffer.from(line);
-    return false;
-  });
-  return found;
 }
 
 /** The line (without LF) that ends just before `offset` (which must start a line), and its own offset. */
