@@ -2,7 +2,6 @@
 // hand-edited or damaged file is refused with the field's path and what it
 // should hold, instead of failing later somewhere inside a command. Fields
 // this version does not know are left alone (a newer version may add some).
-import type { Config } from './config.js';
 
 /** Why a value does not fit: the dotted path of the field and what it should be. */
 export interface ConfigProblem {
@@ -134,13 +133,13 @@ const config = object({
   'keystoreEntries?': strings,
 });
 
-/** The config, or the first field that does not fit. */
-export function checkConfigShape(value: unknown): { ok: true; config: Config } | { ok: false; problem: ConfigProblem } {
+/** The first field of a parsed config.json that does not have the shape config.ts's `Config` describes, or null. */
+export function findConfigProblem(value: unknown): ConfigProblem | null {
   try {
     config(value, '');
   } catch (error) {
-    if (error instanceof Mismatch) return { ok: false, problem: error.problem };
+    if (error instanceof Mismatch) return error.problem;
     throw error;
   }
-  return { ok: true, config: value as Config };
+  return null;
 }

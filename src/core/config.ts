@@ -1,6 +1,6 @@
 // config.json: the public half of an install (issuer, backend, agents,
 // secrets' bindings and grants, public keys). Never holds private material.
-import { checkConfigShape } from './config-schema.js';
+import { findConfigProblem } from './config-schema.js';
 import { AgentAuthError, ExitCode, notFoundError } from './errors.js';
 import { readPrivateFile, writePrivateFileAtomic } from './fs-safe.js';
 import { withFileLock } from './lock.js';
@@ -103,12 +103,9 @@ export function parseConfig(text: string, file: string): Config {
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw corruptConfigError(file, 'it is not a JSON object');
   const schemaVersion = (value as { schemaVersion?: unknown }).schemaVersion;
   if (schemaVersion !== 1) throw corruptConfigError(file, `unknown schemaVersion ${JSON.stringify(schemaVersion)}`);
-  const checked = checkConfigShape(value);
-  if (!checked.ok) {
-    const { field, expected, found } = checked.problem;
-    throw corruptConfigError(file, `field "${field}" must be ${expected} (found ${found})`, { field });
-  }
-  const config = checked.config;
+  const problem = findConfigProblem(value);
+  if (problem) throw corruptConfigError(file, `field "${problem.field}" must be ${problem.expected} (found ${problem.found})`, { field: problem.field });
+  const config = value as Config;
   // Written by versions before secrets existed.
   config.secrets ??= {};
   config.keystoreEntries ??= [];

@@ -29,10 +29,6 @@ function ownUid(): number | undefined {
 }
 
 /** Throws when a private file can be read or written by anyone but its owner, or belongs to someone else. */
-export function assertPrivateFile(file: string): void {
-  assertPrivateStats(file, statSync(file));
-}
-
 function assertPrivateStats(file: string, st: Stats): void {
   if ((st.mode & 0o077) !== 0) {
     const mode = (st.mode & 0o777).toString(8).padStart(3, '0');

@@ -14,7 +14,8 @@ import { withFileLock } from '../lock.js';
 import { serializeEventHead, type AuditEventInput, type PreparedEvent } from './event.js';
 import type { LogSigner } from './log-key.js';
 import { createWriterMemory } from './vouch.js';
-import { appendLocked, saveStateFile, type AppendOptions } from './writer.js';
+import { saveTailState } from './tail-state.js';
+import { appendLocked, type AppendOptions } from './writer.js';
 
 export interface AuditAppenderOptions {
   file: string;
@@ -179,7 +180,7 @@ export function createAuditAppender(options: AuditAppenderOptions): AuditAppende
       while (running) await running;
       if (stateDirty && memory.state) {
         const last = memory.state;
-        await withFileLock(options.file, () => saveStateFile(options.file, last)).catch(() => {
+        await withFileLock(options.file, () => saveTailState(options.file, last)).catch(() => {
           // Only a cache: the next writer rebuilds it from the log.
         });
         stateDirty = false;

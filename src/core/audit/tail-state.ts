@@ -52,7 +52,7 @@ export function stateFileFor(logFile: string): string {
   return `${logFile}.state`;
 }
 
-export function emptyState(): TailState {
+function emptyState(): TailState {
   return { v: STATE_VERSION, origin: null, bytes: 0, tailLen: 0, tailHash: '', events: 0, lastEventAt: -1, lastLeaf: null, lastTs: null, checkpointSize: 0, anchorTs: null, anchor: null };
 }
 

@@ -15,7 +15,7 @@ import { readInto } from './line-chunks.js';
 import type { LogSigner } from './log-key.js';
 import { hashFramedLeaf, hashLeaf } from './merkle.js';
 import { signCheckpointNote } from './note.js';
-import { loadTailState, readLineFrom, saveTailState, sha256Hex, type Anchor, type TailState } from './tail-state.js';
+import { loadTailState, readLineFrom, saveTailState, sha256Hex, type TailState } from './tail-state.js';
 import { createWriterMemory, REWRITTEN_KIND, vouchForLog, type WriterMemory } from './vouch.js';
 
 export { stateFileFor } from './tail-state.js';
@@ -234,11 +234,6 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
   }
 }
 
-/** Writes the `.state` cache of a long-running writer; the caller holds the log lock. */
-export function saveStateFile(file: string, state: TailState): void {
-  saveTailState(file, state);
-}
-
 function refusalError(file: string, reason: string): AgentAuthError {
   return checkFailedError('AUDIT_CHECKPOINT_REFUSED', `refused to sign an audit checkpoint for ${file}: ${reason}. Nothing was signed: the events since the last checkpoint stay uncovered, and 'agentauth audit verify --strict' fails`, {
     hint: `keep the log as evidence and compare it with a checkpoint kept elsewhere (agentauth audit verify --strict --trusted FILE); to start a new log, move ${file} aside`,
@@ -286,4 +281,3 @@ function moveTornTail(file: string, fd: number, offset: number, size: number): N
   return { offset, length: fragment.length, sha256: sha256Hex(fragment), file: sidecar };
 }
 
-export type { Anchor, TailState };
