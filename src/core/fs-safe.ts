@@ -150,7 +150,10 @@ function unreadableError(file: string, cause: unknown): AgentAuthError {
 
 /** Reads a private file of ours, or returns null when it does not exist. */
 export function readPrivateFile(file: string): Buffer | null {
-  const fd = openOwnFile(file, READ_FLAGS, 0, true);
+  return readAndClose(openOwnFile(file, READ_FLAGS, 0, true));
+}
+
+function readAndClose(fd: number | null): Buffer | null {
   if (fd === null) return null;
   try {
     return readFileSync(fd);
@@ -174,21 +177,16 @@ export function readUserSecretFile(file: string): Buffer | null {
   }
   try {
     assertPrivateStats(file, fstatSync(fd));
-    return readFileSync(fd);
-  } finally {
+  } catch (error) {
     closeSync(fd);
+    throw error;
   }
+  return readAndClose(fd);
 }
 
 /** Reads a cache or side file of ours (no secrets in it) without following a link; null when missing. */
 export function readOwnFile(file: string): Buffer | null {
-  const fd = openOwnFile(file, READ_FLAGS, 0, false);
-  if (fd === null) return null;
-  try {
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  return readAndClose(openOwnFile(file, READ_FLAGS, 0, false));
 }
 
 /** Opens (creating it 0600) a file of ours to append to, never through a link. */

@@ -49,20 +49,22 @@ export async function writeLog(fixture: Fixture, count: number): Promise<void> {
   for (let i = 1; i < count; i++) await appendEvents(fixture.file, [mintEvent(i)], fixture.options({ forceCheckpoint: i === count - 1 }));
 }
 
-/**
- * The verify worker, bundled from the sources into `dir`, as the build does
- * for dist/: a worker thread cannot run TypeScript.
- */
-export async function buildVerifyWorker(dir: string): Promise<URL> {
-  const outfile = join(dir, 'verify-worker.mjs');
+/** Bundles a TypeScript entry into one ESM file that a child process or worker thread can run. */
+export async function bundleForNode(entry: string, outfile: string): Promise<string> {
   await build({
-    entryPoints: [join(import.meta.dirname, '../../../src/core/audit/verify-worker.ts')],
+    entryPoints: [entry],
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     outfile,
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'warning',
   });
-  return pathToFileURL(outfile);
+  return outfile;
+}
+
+/** The verify worker, bundled from the sources into `dir` as the build does for dist/: a worker thread cannot run TypeScript. */
+export async function buildVerifyWorker(dir: string): Promise<URL> {
+  return pathToFileURL(await bundleForNode(join(import.meta.dirname, '../../../src/core/audit/verify-worker.ts'), join(dir, 'verify-worker.mjs')));
 }
