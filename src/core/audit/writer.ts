@@ -121,7 +121,8 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
       if (remember) memory.own.add(seq, leaf);
       if (seq === 0) {
         anchorTs = stamp;
-        if (remember) memory.firstLeaf = leaf.toString('hex');
+        // Only the first log this process wrote to: a log.init for a log that replaced it does not count.
+        if (remember) memory.firstLeaf ??= leaf.toString('hex');
       }
       lastLeaf = leaf.toString('hex');
       lastTs = stamp;

@@ -65,12 +65,13 @@ describe('a writer signs only a log it can vouch for', () => {
   });
 
   it('a log replaced under an appender (truncated, or moved aside) is refused, but the new log is not marked', async () => {
-    const appender = createAuditAppender({ file: f.file, origin: f.origin, vkey: f.vkey, signer: f.signer, maxDelayMs: 1 });
+    // (A clock within the hour of the log's last checkpoint: no automatic checkpoint gives the appender an anchor of its own.)
+    const appender = createAuditAppender({ file: f.file, origin: f.origin, vkey: f.vkey, signer: f.signer, maxDelayMs: 1, now: () => new Date('2026-11-22T12:30:00.000Z') });
     await appender.append(mintEvent(10));
     truncateSync(f.file, 0);
     rmSync(stateFileFor(f.file), { force: true });
     await appender.append(mintEvent(11));
-    await expect(appender.checkpoint()).rejects.toMatchObject({ code: 'AUDIT_CHECKPOINT_REFUSED' });
+    await expect(appender.checkpoint()).rejects.toMatchObject({ code: 'AUDIT_CHECKPOINT_REFUSED', message: expect.stringMatching(/event 5 that this process appended/) });
     await appender.close();
     expect(lines(f.file).map((line) => line['kind'])).toEqual(['log.init', 'token.mint']);
     // Another writer can start signing the new log.
