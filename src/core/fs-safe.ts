@@ -197,6 +197,13 @@ export function openOwnFileForAppend(file: string): number {
 export interface AtomicWriteOptions {
   /** Default 0600. */
   mode?: number;
+  /**
+   * Default true: fsync the file before the rename and the folder after, so
+   * the new content survives a crash. A cache that is checked before use and
+   * rebuilt when wrong (the audit log's `.state`) passes false: it is written
+   * on every append, and two more fsyncs there would cost more than the log's own.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -210,20 +217,21 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
   ensurePrivateDir(dir);
   const tmp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const mode = options.mode ?? 0o600;
+  const durable = options.durable ?? true;
   const fd = openSync(tmp, TEMP_FLAGS, mode);
   let written = false;
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     let offset = 0;
     while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     written = true;
   } finally {
     closeSync(fd);
     if (!written) unlinkSync(tmp);
   }
   renameSync(tmp, file);
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
 /** A private file (0600), replaced atomically. */

@@ -74,9 +74,9 @@ function readStateFile(file: string, fd: number, size: number): TailState | null
   }
 }
 
-/** Writes the `.state` cache (atomically, fsynced); the caller holds the log lock. */
+/** Writes the `.state` cache (atomically, not fsynced: a crash leaves it stale or torn, which is noticed); the caller holds the log lock. */
 export function saveTailState(file: string, state: TailState): void {
-  writeFileAtomic(stateFileFor(file), `${JSON.stringify(state)}\n`);
+  writeFileAtomic(stateFileFor(file), `${JSON.stringify(state)}\n`, { durable: false });
 }
 
 /** Returns `state` when the log's bytes still say what it claims, else null. */
