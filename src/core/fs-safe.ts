@@ -52,6 +52,9 @@ function assertPrivateStats(file: string, st: Stats): void {
  * could swap the files in it. A missing folder passes (it is created 0700).
  */
 export function assertPrivateDir(dir: string): void {
+  const uid = ownUid();
+  // No POSIX owners or modes to check (Windows reports every folder as 0777).
+  if (uid === undefined) return;
   let st: Stats;
   try {
     st = statSync(dir);
@@ -69,8 +72,7 @@ export function assertPrivateDir(dir: string): void {
       details: { file: dir, mode },
     });
   }
-  const uid = ownUid();
-  if (uid !== undefined && st.uid !== uid) {
+  if (st.uid !== uid) {
     throw keystoreError('INSECURE_OWNER', `refusing to use ${dir}: it belongs to another user (uid ${st.uid})`, {
       hint: `chown $(id -u) '${dir}' (or point AGENTAUTH_HOME at a folder of your own)`,
       details: { file: dir, uid: st.uid },
