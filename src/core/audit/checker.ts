@@ -258,6 +258,19 @@ export class Checker implements ChunkConsumer {
     return true;
   }
 
+  /**
+   * An event line the writer wrote itself and has just found, byte for byte,
+   * where it wrote it (so its form, version and origin are as written): it
+   * still has to be the next event and link to the last one. Returns false,
+   * changing nothing, when it is not (the caller then checks it as any line).
+   */
+  acceptWrittenEvent(seq: number, prev: Buffer, leaf: Buffer, byteOffset: number): boolean {
+    if (this.stopped || seq !== this.events || seq === 0 || !prev.equals(this.lastLeaf)) return false;
+    this.line++;
+    this.appendLeaf(leaf, 0, byteOffset);
+    return true;
+  }
+
   private appendLeaf(source: Buffer, at: number, byteOffset: number): void {
     source.copy(this.lastLeaf, 0, at, at + 32);
     this.hooks.onLeaf?.(this.frontier.size, source, at, byteOffset);

@@ -16,7 +16,7 @@
 import { Checker, type VerifyIssue } from './checker.js';
 import { hashLeaf, Frontier } from './merkle.js';
 import { LineChunkReader } from './line-chunks.js';
-import { createChunkScanner, createScanRecords } from './scan.js';
+import { createChunkScanner, createScanRecords, type ChunkScanner } from './scan.js';
 import { parseLine, readLineBefore, type Anchor, type TailState } from './tail-state.js';
 
 /** The kind of the event a writer leaves when it finds its own events gone: no writer signs over it. */
@@ -24,10 +24,20 @@ export const REWRITTEN_KIND = 'log.rewritten';
 const REWRITTEN_MARK = Buffer.from(`"kind":"${REWRITTEN_KIND}"`);
 const LF = 0x0a;
 
-/** Leaf hashes of the events this process appended since its anchor, by seq. */
+/**
+ * The events this process appended since its anchor: seq, file offset, leaf
+ * hash, the `prev` each was written with, and the line's bytes (compared, not
+ * re-hashed, when the check finds a line where it was written). Held in flat
+ * buffers reused from one checkpoint to the next: a gateway appends thousands
+ * of events a second, and per-event objects would pile up in the old generation.
+ */
 export class OwnEvents {
   private seqs: number[] = [];
-  private leaves = Buffer.allocUnsafe(32 * 64);
+  private offsets: number[] = [];
+  // Per event: its leaf hash, then the prev it carries (32 bytes each).
+  private hashes: Buffer = Buffer.allocUnsafe(64 * 64);
+  private lines: Buffer = Buffer.allocUnsafe(64 * 1024);
+  private lineEnds: number[] = [];
 
   get length(): number {
     return this.seqs.length;
@@ -37,33 +47,56 @@ export class OwnEvents {
     return this.seqs[index]!;
   }
 
-  add(seq: number, leaf: Buffer): void {
-    const at = this.seqs.length * 32;
-    if (at + 32 > this.leaves.length) {
-      const grown = Buffer.allocUnsafe(this.leaves.length * 2);
-      this.leaves.copy(grown, 0, 0, at);
-      this.leaves = grown;
-    }
-    leaf.copy(this.leaves, at);
+  offsetAt(index: number): number {
+    return this.offsets[index]!;
+  }
+
+  /** `line` without its LF. */
+  add(seq: number, offset: number, line: Buffer, leaf: Buffer, prev: Buffer | null): void {
+    const at = this.seqs.length * 64;
+    this.hashes = ensureRoom(this.hashes, at, 64);
+    leaf.copy(this.hashes, at);
+    if (prev) prev.copy(this.hashes, at + 32);
+    else this.hashes.fill(0, at + 32, at + 64);
+    const start = this.lineEnds.length > 0 ? this.lineEnds[this.lineEnds.length - 1]! : 0;
+    this.lines = ensureRoom(this.lines, start, line.length);
+    line.copy(this.lines, start);
+    this.lineEnds.push(start + line.length);
     this.seqs.push(seq);
+    this.offsets.push(offset);
+  }
+
+  leafAt(index: number): Buffer {
+    return this.hashes.subarray(index * 64, index * 64 + 32);
+  }
+
+  prevAt(index: number): Buffer {
+    return this.hashes.subarray(index * 64 + 32, index * 64 + 64);
   }
 
   matches(index: number, source: Buffer, at: number): boolean {
-    return this.leaves.compare(source, at, at + 32, index * 32, index * 32 + 32) === 0;
+    return this.hashes.compare(source, at, at + 32, index * 64, index * 64 + 32) === 0;
   }
 
-  /** Forgets events below `size` (a checkpoint covers them now). */
-  dropBelow(size: number): void {
-    let n = 0;
-    while (n < this.seqs.length && this.seqs[n]! < size) n += 1;
-    if (n === 0) return;
-    this.leaves.copy(this.leaves, 0, n * 32, this.seqs.length * 32);
-    this.seqs = this.seqs.slice(n);
+  /** True when buf[start, end) holds exactly the bytes of event `index`'s line. */
+  sameLine(index: number, buf: Buffer, start: number, end: number): boolean {
+    const lineStart = index > 0 ? this.lineEnds[index - 1]! : 0;
+    const lineEnd = this.lineEnds[index]!;
+    return lineEnd - lineStart === end - start && this.lines.compare(buf, start, end, lineStart, lineEnd) === 0;
   }
 
   clear(): void {
     this.seqs = [];
+    this.offsets = [];
+    this.lineEnds = [];
   }
+}
+
+function ensureRoom(buf: Buffer, used: number, more: number): Buffer {
+  if (used + more <= buf.length) return buf;
+  const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, used + more));
+  buf.copy(grown, 0, 0, used);
+  return grown;
 }
 
 /** What a writing process remembers between its appends. */
@@ -146,25 +179,44 @@ function checkFrom(input: VouchInput, anchor: Anchor | null): Vouch {
     checker.resume({ frontier: new Frontier(anchor.size, anchor.frontier.map((hash) => Buffer.from(hash, 'hex'))), lastLeaf: hashLeaf(before.line), lastTs: typeof event['ts'] === 'string' ? event['ts'] : null });
   }
 
-  const scan = createChunkScanner();
-  let records = createScanRecords(1024);
+  const scan = sharedScanner();
+  let records = scanRecords;
   let marked: number | null = null;
+  let stopped = false;
+  // Lines [from, to) of a chunk that are not this process's own, checked as `audit verify` would.
+  const checkLines = (buf: Buffer, from: number, to: number, offset: number): void => {
+    if (stopped || from >= to) return;
+    records = scan(buf, from, to, checker.originJson, records);
+    stopped = !checker.consume({ buf, offset, records });
+  };
+  // This process's own lines, found byte for byte where it wrote them, only need
+  // hashing and linking (their form is what the writer made); anything else is parsed.
+  const checkChunk = (buf: Buffer, from: number, to: number, offset: number): void => {
+    let run = from;
+    for (let s = from; s < to && !stopped; ) {
+      const e = buf.indexOf(LF, s);
+      if (next < own.length && own.offsetAt(next) === offset + s && own.sameLine(next, buf, s, e)) {
+        checkLines(buf, run, s, offset);
+        // (Accepting it passes it to onLeaf, which moves `next` on.)
+        if (!stopped && checker.acceptWrittenEvent(own.seqAt(next), own.prevAt(next), own.leafAt(next), offset + s)) run = e + 1;
+        else run = s;
+      }
+      s = e + 1;
+    }
+    checkLines(buf, run, to, offset);
+  };
   const reader = new LineChunkReader(fd, input.end, anchor?.offset ?? 0);
   const buf = Buffer.allocUnsafe(1 + Math.min(1 << 20, Math.max(4096, input.end - (anchor?.offset ?? 0))));
-  let stopped = false;
   for (let chunk = reader.next(buf); chunk && !stopped; chunk = reader.next(buf)) {
-    // Before scanning: the scanner overwrites the LF before each line.
+    // Before checking: the scanner overwrites the LF before each line.
     marked ??= findRewrittenMark(chunk.buf, chunk.from, chunk.to, chunk.offset);
-    records = scan(chunk.buf, chunk.from, chunk.to, checker.originJson, records);
-    stopped = !checker.consume({ buf: chunk.buf, offset: chunk.offset, records });
+    checkChunk(chunk.buf, chunk.from, chunk.to, chunk.offset);
   }
   if (!stopped && input.pending.length > 0) {
-    const pending = Buffer.concat([Buffer.alloc(1), input.pending]);
-    records = scan(pending, 1, pending.length, checker.originJson, records);
-    checker.consume({ buf: pending, offset: input.end - 1, records });
+    const pending = Buffer.concat([Buffer.from([LF]), input.pending]);
+    checkChunk(pending, 1, pending.length, input.end - 1);
   }
-
-  // (Set by consume(); the compiler still sees the null of the check above.)
+  scanRecords = records;
   const error = checker.report.error as VerifyIssue | null;
   if (error) return { ok: false, reason: `the log does not verify from ${where}: ${error.code} at byte ${error.byte_offset}: ${error.message}`, missing: null };
   if (anchor && firstCheckpoint !== anchor.offset) return { ok: false, reason: `the log no longer has checkpoint ${anchor.size} where it was (byte ${anchor.offset})`, missing: null };
@@ -175,6 +227,16 @@ function checkFrom(input: VouchInput, anchor: Anchor | null): Vouch {
   }
   if (marked !== null) return { ok: false, reason: `a writer found this log rewritten and recorded it (${REWRITTEN_KIND} at byte ${marked}); no checkpoint is signed over it`, missing: null };
   return { ok: true, frontier: checker.frontier };
+}
+
+// One scanner for every check this process makes: a new one would run cold
+// (its closures start without type feedback) for each checkpoint's thousand lines.
+let scanner: ChunkScanner | null = null;
+let scanRecords = createScanRecords(1024);
+
+function sharedScanner(): ChunkScanner {
+  scanner ??= createChunkScanner();
+  return scanner;
 }
 
 function countBelow(own: OwnEvents, seq: number): number {

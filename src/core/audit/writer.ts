@@ -24,6 +24,7 @@ export { stateFileFor } from './tail-state.js';
 export const CHECKPOINT_EVERY_EVENTS = 1000;
 export const CHECKPOINT_EVERY_MS = 60 * 60 * 1000;
 
+const LF_BYTE = Buffer.from('\n');
 const YIELD_EVERY = 32;
 
 export interface AppendOptions {
@@ -99,6 +100,7 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
     const seqs: number[] = [];
     let seq = state.events;
     let lastLeaf = state.lastLeaf;
+    let lastLeafBytes: Buffer | null = lastLeaf === null ? null : Buffer.from(lastLeaf, 'hex');
     let lastTs = state.lastTs;
     let lastEventAt = state.lastEventAt;
     let anchorTs = state.anchorTs;
@@ -112,13 +114,14 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
         stamp = date.toISOString();
       }
       const tail = serializeEventTail(logJson, lastLeaf, seq, stamp);
-      const framed = Buffer.allocUnsafe(1 + event.head.length + Buffer.byteLength(tail) + 1);
+      const framed = Buffer.allocUnsafe(1 + event.head.length + Buffer.byteLength(tail));
       framed[0] = 0;
       event.head.copy(framed, 1);
       framed.write(tail, 1 + event.head.length, 'utf8');
-      framed[framed.length - 1] = 0x0a;
-      const leaf = hashFramedLeaf(framed.subarray(0, -1));
-      if (remember) memory.own.add(seq, leaf);
+      const leaf = hashFramedLeaf(framed);
+      const line = framed.subarray(1);
+      if (remember) memory.own.add(seq, state.bytes + outBytes, line, leaf, lastLeafBytes);
+      lastLeafBytes = leaf;
       if (seq === 0) {
         anchorTs = stamp;
         // Only the first log this process wrote to: a log.init for a log that replaced it does not count.
@@ -129,9 +132,8 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
       lastEventAt = state.bytes + outBytes;
       if (mine) seqs.push(seq);
       seq += 1;
-      const line = framed.subarray(1);
-      out.push(line);
-      outBytes += line.length;
+      out.push(line, LF_BYTE);
+      outBytes += line.length + 1;
     };
 
     let recovered: AppendResult['recovered'];
@@ -170,12 +172,11 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
     if (due && options.signer) {
       const signer = await options.signer();
       if (signer) {
-        const body = Buffer.concat(out, outBytes);
-        const vouch = memory.refusal ? null : vouchForLog({ fd, file, end: state.bytes, pending: body, cachedAnchor: state.anchor, memory, vkey: signer.vkey });
+        const vouch = memory.refusal ? null : vouchForLog({ fd, file, end: state.bytes, pending: Buffer.concat(out, outBytes), cachedAnchor: state.anchor, memory, vkey: signer.vkey });
         if (vouch?.ok) {
           const root = vouch.frontier.root();
           const note = signCheckpointNote(signer, seq, root);
-          checkpointLine = Buffer.from(`${serializeCheckpoint({ kind: 'checkpoint', log: options.origin, note, root: root.toString('hex'), size: seq, v: 1 })}\n`, 'utf8');
+          checkpointLine = Buffer.from(serializeCheckpoint({ kind: 'checkpoint', log: options.origin, note, root: root.toString('hex'), size: seq, v: 1 }), 'utf8');
           checkpoint = { size: seq, root: root.toString('hex'), note };
           checkpointSize = seq;
           anchorTs = lastTs;
@@ -198,8 +199,8 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
     }
 
     if (checkpointLine) {
-      out.push(checkpointLine);
-      outBytes += checkpointLine.length;
+      out.push(checkpointLine, LF_BYTE);
+      outBytes += checkpointLine.length + 1;
     }
     if (out.length > 0) {
       // The write lands in the page cache at once; the fsync is the slow part, and
@@ -207,13 +208,14 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
       writeAll(fd, Buffer.concat(out, outBytes));
       await fsyncAsync(fd);
     }
-    const finalLine = out.length > 0 ? out[out.length - 1]! : null;
+    // `out` alternates lines and LFs.
+    const finalLine = out.length > 0 ? out[out.length - 2]! : null;
     const next: TailState = {
       v: state.v,
       origin: options.origin,
       bytes: state.bytes + outBytes,
-      tailLen: finalLine ? finalLine.length : state.tailLen,
-      tailHash: finalLine ? sha256Hex(finalLine) : state.tailHash,
+      tailLen: finalLine ? finalLine.length + 1 : state.tailLen,
+      tailHash: finalLine ? sha256Hex(Buffer.concat([finalLine, LF_BYTE])) : state.tailHash,
       events: seq,
       lastEventAt,
       lastLeaf,
@@ -260,7 +262,7 @@ function readFirstLeaf(fd: number, end: number): string | null {
 function currentFirstLeaf(fd: number, end: number, out: readonly Buffer[]): string | null {
   if (end > 0) return readFirstLeaf(fd, end);
   const first = out[0];
-  return first ? hashLeaf(first.subarray(0, -1)).toString('hex') : null;
+  return first ? hashLeaf(first).toString('hex') : null;
 }
 
 function writeAll(fd: number, data: Buffer): void {
