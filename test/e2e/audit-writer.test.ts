@@ -19,6 +19,11 @@ afterAll(async () => {
   await s?.cleanup();
 });
 
+// The sandbox (docs/sandbox.md) hides the log from a child altogether; these
+// tests model what it cannot stop: a same-user process outside it (a run
+// with --no-sandbox, or anything else the user runs), so they run unsandboxed.
+const UNSANDBOXED = ['--no-sandbox'];
+
 /** The child: two requests through the gateway, then the rewrite that removes their events. */
 function rewritingChild(marker: string, exit = 0): string {
   return [
@@ -33,7 +38,7 @@ describe('a child that rewrites the audit log during a run', () => {
   it('gets no checkpoint over the rewritten log: run exits 1, says why, and verify --strict --trusted fails', async () => {
     const trusted = join(s.home.dir, 'trusted.note');
     await mustRun(s.home, ['audit', 'checkpoint', '--out', trusted]);
-    const result = await s.runShell(rewritingChild('rewrite-1'));
+    const result = await s.runShell(rewritingChild('rewrite-1'), UNSANDBOXED);
     expect(result.stdout).toContain('rewrote the log: dropped 2 event(s)');
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toMatch(/refused to sign/);
@@ -50,7 +55,7 @@ describe('a child that rewrites the audit log during a run', () => {
   });
 
   it('stays uncovered: a later run or audit checkpoint refuses too, and run keeps its child’s non-zero exit code', async () => {
-    const again = await s.runShell('exit 7');
+    const again = await s.runShell('exit 7', UNSANDBOXED);
     expect(again.code).toBe(7);
     expect(again.stderr).toMatch(/refused to sign/);
     const checkpoint = await s.home.run(['audit', 'checkpoint']);
