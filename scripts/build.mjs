@@ -2,6 +2,7 @@
 // start-up fast (few files to resolve) while dynamic imports stay lazy chunks.
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // Without --clean, old chunks stay: a CLI process that started before this
@@ -28,8 +29,14 @@ const startupShims = {
   },
 };
 
-await build({
-  entryPoints: { main: 'src/main.ts', lib: 'src/lib.ts' },
+const result = await build({
+  entryPoints: {
+    main: 'src/main.ts',
+    lib: 'src/lib.ts',
+    // Started as a worker thread by audit verify: `new URL('./verify-worker.js', import.meta.url)`
+    // from the chunk holding verify-workers.ts, so it must be emitted beside that chunk.
+    'chunks/verify-worker': 'src/core/audit/verify-worker.ts',
+  },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -48,4 +55,12 @@ await build({
   // AGENTAUTH_NO_MINIFY=1 keeps names readable in CPU profiles (node --cpu-prof).
   minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
   plugins: [startupShims],
+  metafile: true,
 });
+
+// The worker is found relative to the code that starts it: fail the build, not a user's verify, if they drift apart.
+const outputs = Object.entries(result.metafile.outputs);
+const starter = outputs.find(([, output]) => Object.keys(output.inputs).some((input) => input.endsWith('src/core/audit/verify-workers.ts')));
+if (!starter || dirname(starter[0]) !== 'dist/chunks' || !result.metafile.outputs['dist/chunks/verify-worker.js']) {
+  throw new Error(`build: verify-workers.ts went to ${starter?.[0] ?? 'no output'}, not beside dist/chunks/verify-worker.js`);
+}

@@ -278,6 +278,8 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
   const ms = Math.round(performance.now() - started);
   await runCleanup(run);
   const stats = run.gateway.stats;
+  // The log could not be vouched for (a process rewrote it): no checkpoint was signed (audit-log.md, "Writers").
+  let checkpointRefused = false;
   try {
     await run.audit.close([
       {
@@ -296,7 +298,12 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
       },
     ]);
   } catch (error) {
-    ctx.warn(`could not write run.end to the audit log (${(error as Error).message})`);
+    if (isAgentAuthError(error) && error.code === 'AUDIT_CHECKPOINT_REFUSED') {
+      checkpointRefused = true;
+      ctx.io.stderr.write(`${ctx.style.red('error:')} ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`);
+    } else {
+      ctx.warn(`could not write run.end to the audit log (${(error as Error).message})`);
+    }
   }
   for (const [signal, handler] of handlers) process.off(signal, handler);
 
@@ -305,7 +312,8 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
     await dieOfSignal(outcome.signal);
     return { data: { signal: outcome.signal }, exitCode: 128 + number };
   }
-  return { data: { exitCode: outcome.code ?? 0 }, exitCode: outcome.code ?? 0 };
+  const exitCode = outcome.code ?? 0;
+  return { data: { exitCode, ...(checkpointRefused ? { checkpointRefused } : {}) }, exitCode: exitCode === 0 && checkpointRefused ? ExitCode.checkFailed : exitCode };
 }
 
 async function runCleanup(run: PreparedRun): Promise<void> {
