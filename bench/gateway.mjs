@@ -92,7 +92,9 @@ cli(['secret', 'add', 'up', '--host', `http://${HOST}:${upstream.http}`, '--head
 cli(['secret', 'add', 'ups', '--host', `${HOST}:${upstream.https}`, '--header', 'Authorization', '--format', 'Bearer {}', '--env', 'UPS_KEY'], REAL);
 cli(['grant', 'bench', 'up']);
 cli(['grant', 'bench', 'ups']);
-const run = [process.execPath, BIN, 'run', '--agent', 'bench', '--upstream-ca', certFile, '--'];
+// The gateway alone: the sandbox around the child has its own suite (bench/sandbox.mjs), and the
+// load generator reads the process it measures from /proc, which a sandboxed child cannot.
+const run = [process.execPath, BIN, 'run', '--agent', 'bench', '--no-sandbox', '--upstream-ca', certFile, '--'];
 // An install's first run creates the gateway CA (once); measured runs find it, as a user's do.
 execFileSync(run[0], [...run.slice(1), 'true'], { env: homeEnv, stdio: 'ignore' });
 
