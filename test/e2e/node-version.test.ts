@@ -23,7 +23,7 @@ describe('Node version', () => {
     expect(existsSync(t.home) ? readdirSync(t.home) : []).toEqual([]);
   });
 
-  it('the check reads the running Node's version: one that reports 20.18 is refused too', async () => {
+  it('the check reads the running version: a Node that reports 20.18 is refused too', async () => {
     // Node 20 itself, told it is 20.18 through a preloaded module: the check must read process.versions, and stop before importing.
     const r = await execa(process.execPath, ['--import', 'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.18.0"})', BIN, '--version'], {
       env: t.env,
