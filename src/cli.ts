@@ -7,6 +7,7 @@ import { SCHEMA_VERSION, type CommandResult } from './commands/result.js';
 import { declareAuditCommands } from './cli-audit.js';
 import { declareGatewayCommands } from './cli-gateway.js';
 import { declareConfigCommands } from './cli-config.js';
+import { declareLifecycleCommands } from './cli-lifecycle.js';
 
 import { VERSION } from './version.js';
 
@@ -90,6 +91,7 @@ Files: AGENTAUTH_HOME=DIR keeps everything in DIR (default: XDG folders).`,
   declareAuditCommands(program, kit);
   declareGatewayCommands(program, kit);
   declareConfigCommands(program, kit);
+  declareLifecycleCommands(program, kit);
   return program;
 }
 

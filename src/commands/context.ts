@@ -136,6 +136,21 @@ export function createChannelSource(ctx: Context, channel: PassphraseChannel): P
   return source;
 }
 
+/** Asks once, however often the keystore is opened (a migration opens both ends; a restore reads back what it wrote). */
+export function rememberPassphrase(source: PassphraseSource): PassphraseSource {
+  let remembered: Promise<string> | null = null;
+  const wrapped: PassphraseSource = (purpose) => (remembered ??= source(purpose));
+  if (source.retry) {
+    const retry = source.retry;
+    wrapped.retry = async (triesLeft) => {
+      const again = await retry(triesLeft);
+      if (again !== undefined) remembered = Promise.resolve(again);
+      return again;
+    };
+  }
+  return wrapped;
+}
+
 function flagName(channel: PassphraseChannel): string {
   return channel.fileVariable === 'AGENTAUTH_PASSPHRASE_FILE' ? 'passphrase-file' : channel.fileVariable.replace(/^AGENTAUTH_/, '').toLowerCase().replace(/_/g, '-');
 }
