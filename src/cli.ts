@@ -127,8 +127,8 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
     act(async (ctx, opts) => (await import('./commands/init.js')).statusCommand(ctx, opts as never)),
   );
 
-  withJson(program.command('doctor').description('say why the keychain is or is not usable, and how to fix it')).action(
-    act(async (ctx) => (await import('./commands/init.js')).doctorCommand(ctx)),
+  withJson(withKeystoreOptions(program.command('doctor').description('check what this install needs (keychain or passphrase, file modes, keys, sandbox), with the fixes'))).action(
+    act(async (ctx, opts) => (await import('./commands/doctor.js')).doctorCommand(ctx, opts as never)),
   );
 
   const key = program.command('key').description('the issuer signing keys');
