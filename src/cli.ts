@@ -28,12 +28,31 @@ export async function runCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
+      if (error.code === 'commander.unknownOption') suggestDoubleDash(program, argv);
       // Help and --version are "errors" to commander; everything else is usage.
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     throw error;
   }
   return exitCode;
+}
+
+/**
+ * `agentauth run --agent x ls -la`: commander sees -la as run's option. When
+ * the command's words came before any `--`, show the line with `--` in place.
+ */
+function suggestDoubleDash(program: Command, argv: string[]): void {
+  const at = argv.indexOf('run');
+  if (at === -1 || argv.includes('--') || argv.slice(0, at).some((word) => !word.startsWith('-'))) return;
+  const run = program.commands.find((command) => command.name() === 'run')!;
+  let i = at + 1;
+  while (i < argv.length && argv[i]!.startsWith('-')) {
+    const option = run.options.find((candidate) => candidate.long === argv[i] || candidate.short === argv[i]);
+    i += option && (option.required || option.optional) ? 2 : 1;
+  }
+  if (i >= argv.length) return;
+  const fixed = ['agentauth', ...argv.slice(0, i), '--', ...argv.slice(i)].map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`));
+  process.stderr.write(`hint: to pass flags to the command, put -- before it: ${fixed.join(' ')}\n`);
 }
 
 /** The whole command tree; also walked by the completion generator. */
@@ -183,7 +202,7 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .option('--remove-scope <scope...>', 'remove scopes'),
     ),
   ).action(act(async (ctx, name, opts) => (await import('./commands/agent.js')).updateAgentCommand(ctx, name as string, opts as never)));
-  withJson(agent.command('remove').argument('<name>').description('remove an agent (its tokens stay valid until they expire)')).action(
+  withJson(agent.command('remove').alias('rm').argument('<name>').description('remove an agent (its tokens stay valid until they expire)')).action(
     act(async (ctx, name) => (await import('./commands/agent.js')).removeAgentCommand(ctx, name as string)),
   );
 
@@ -194,8 +213,8 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .command('mint')
         .argument('<agent>', 'the agent the token is for')
         .description('print a signed EdDSA JWT (only the token on stdout)')
-        .requiredOption('--aud <audience>', 'the one service this token is for')
-        .option('--scope <scope...>', "scopes to include (default: all of the agent's concrete scopes)")
+        .option('--aud <audience>', "the one service this token is for (default: the agent's audience, when it allows exactly one)")
+        .option('--scope <scope...>', "scopes to include (default: the agent's concrete scopes; a wildcard only when named)")
         .option('--ttl <duration>', 'lifetime (default 15m, never above the agent max)')
         .option('--on-behalf-of <user>', 'sub becomes user:USER and act.sub the agent (RFC 8693)'),
     ),
