@@ -42,6 +42,30 @@ COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _agentauth; printf '%s\\n' "\${COMPREPLY
     expect(await complete('agentauth completion z')).toEqual(['zsh']);
   });
 
+  it('bash completes the value of a flag: agent names after --agent, choices after --to, never flags', async () => {
+    const complete = async (line: string) => {
+      const script = `source ${join(REPO_ROOT, FILES.bash)}
+agentauth() { node ${join(REPO_ROOT, 'bin/agentauth.js')} "$@"; }
+COMP_LINE='${line}'; read -ra COMP_WORDS <<< "$COMP_LINE"; [[ "$COMP_LINE" == *' ' ]] && COMP_WORDS+=('')
+COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _agentauth; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const r = await execa('bash', ['-c', script], { env: t.env, extendEnv: false });
+      return r.stdout.split('\n').filter(Boolean).sort();
+    };
+    expect(await complete('agentauth run --agent ')).toEqual(['coder', 'home-monitor']);
+    expect(await complete('agentauth audit replay --agent ho')).toEqual(['home-monitor']);
+    expect(await complete('agentauth migrate --to ')).toEqual(['file', 'keychain']);
+    expect(await complete('agentauth token mint coder --aud ')).toEqual([]);
+    expect(await complete('agentauth agent rm ho')).toEqual(['home-monitor']);
+  });
+
+  it('fish completes agent names after --agent', async (context) => {
+    const probe = await execa('fish', ['--version'], { reject: false });
+    skipWithout(context, probe.exitCode === 0 ? null : 'fish (apt-get install fish)');
+    const script = `function agentauth; node ${join(REPO_ROOT, 'bin/agentauth.js')} $argv; end; source ${join(REPO_ROOT, FILES.fish)}; complete -C 'agentauth run --agent '`;
+    const r = await execa('fish', ['--no-config', '-c', script], { env: t.env, extendEnv: false });
+    expect(r.stdout.split('\n').map((line) => line.split('\t')[0]).filter(Boolean).sort()).toEqual(['coder', 'home-monitor']);
+  });
+
   for (const [shell, file, args] of [
     ['zsh', FILES.zsh, ['-n']],
     ['fish', FILES.fish, ['--no-execute']],
