@@ -237,6 +237,12 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
       .description('decode a token WITHOUT verifying it'),
   ).action(act(async (ctx, value) => (await import('./commands/token.js')).inspectTokenCommand(ctx, value as string | undefined)));
 
+  // For `npm run man` (scripts/gen-man.mjs); not part of the documented surface.
+  program
+    .command('manpage', { hidden: true })
+    .description('print the manual page (roff)')
+    .action(act(async (ctx) => (await import('./commands/manpage.js')).manpageCommand(ctx)));
+
   program
     .command('completion')
     .argument('<shell>', 'bash, zsh or fish')
