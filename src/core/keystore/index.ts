@@ -53,7 +53,7 @@ export function describeLostEntryFix(name: string): string {
   const restore = 'agentauth restore FILE --force (FILE from agentauth backup)';
   if (name.startsWith('issuer/')) return `make a new signing key with agentauth key rotate (tokens the lost key signed stop verifying), or bring it back from a backup: ${restore}`;
   if (name === entryName.logKey) return `bring it back from a backup: ${restore}; until then no audit checkpoint can be signed`;
-  if (name === entryName.vaultKey) return `bring it back from a backup: ${restore}; or remove every secret (agentauth secret rm NAME) and add them again`;
+  if (name === entryName.vaultKey) return `bring it back from a backup: ${restore}; without it the stored secret values cannot be decrypted`;
   return `bring it back from a backup: ${restore}`;
 }
 
