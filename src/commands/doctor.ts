@@ -7,7 +7,7 @@ import { ExitCode } from '../core/errors.js';
 import { readUserSecretFile } from '../core/fs-safe.js';
 import { renderDoctor, type DoctorCheck } from '../ui/render-core.js';
 import { createPassphraseSource, type Context, type KeystoreFlags } from './context.js';
-import { checkFile } from './init.js';
+import { checkInstallFiles } from './init.js';
 import { checkKeystoreEntries } from './keystore-check.js';
 import type { CommandResult } from './result.js';
 import { describeSandbox } from './sandbox-status.js';
@@ -100,13 +100,7 @@ function describePassphraseSource(ctx: Context, flags: KeystoreFlags): DoctorChe
 }
 
 function describeFiles(ctx: Context, config: Config): DoctorCheck[] {
-  const files = [
-    checkFile(ctx.paths.configDir, 0o700),
-    checkFile(ctx.paths.config, 0o600),
-    ...(config.backend === 'file' ? [checkFile(ctx.paths.keystore, 0o600)] : []),
-    checkFile(ctx.paths.vault, 0o600),
-    checkFile(ctx.paths.auditLog, 0o600),
-  ];
+  const files = checkInstallFiles(ctx, config);
   const loose = files.filter((file) => !file.ok);
   if (loose.length > 0) return loose.map((file) => check('fail', 'file modes', `${file.path} is ${file.mode}: other users can read it`, file.fix));
   const present = files.filter((file) => file.exists);

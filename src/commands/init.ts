@@ -105,22 +105,27 @@ export interface FileCheck {
   fix?: string;
 }
 
-export function checkFile(path: string, expectedMode: number): FileCheck {
+function checkFile(path: string, expectedMode: number): FileCheck {
   if (!existsSync(path)) return { path, exists: false, ok: true };
   const mode = statSync(path).mode & 0o777;
   const ok = (mode & 0o077) === 0;
   return { path, exists: true, mode: mode.toString(8).padStart(3, '0'), ok, ...(ok ? {} : { fix: `chmod ${expectedMode.toString(8)} '${path}'` }) };
 }
 
-export async function statusCommand(ctx: Context, _opts: { json?: boolean }): Promise<CommandResult> {
-  const config = requireConfig(ctx.paths);
-  const files = [
+/** The modes of the install's folder and private files (status and doctor). */
+export function checkInstallFiles(ctx: Context, config: Config): FileCheck[] {
+  return [
     checkFile(ctx.paths.configDir, 0o700),
     checkFile(ctx.paths.config, 0o600),
     ...(config.backend === 'file' ? [checkFile(ctx.paths.keystore, 0o600)] : []),
     checkFile(ctx.paths.vault, 0o600),
     checkFile(ctx.paths.auditLog, 0o600),
   ];
+}
+
+export async function statusCommand(ctx: Context, _opts: { json?: boolean }): Promise<CommandResult> {
+  const config = requireConfig(ctx.paths);
+  const files = checkInstallFiles(ctx, config);
   const keystore = await checkKeystoreEntries(ctx, config);
   const data = {
     initialised: true,

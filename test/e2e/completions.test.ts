@@ -16,6 +16,16 @@ beforeAll(async () => {
 });
 afterAll(() => t.cleanup());
 
+/** What bash offers for `line` (a trailing space: a new, empty word). */
+async function completeBash(line: string): Promise<string[]> {
+  const script = `source ${join(REPO_ROOT, FILES.bash)}
+agentauth() { node ${join(REPO_ROOT, 'bin/agentauth.js')} "$@"; }
+COMP_LINE='${line}'; read -ra COMP_WORDS <<< "$COMP_LINE"; [[ "$COMP_LINE" == *' ' ]] && COMP_WORDS+=('')
+COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _agentauth; printf '%s\\n' "\${COMPREPLY[@]}"`;
+  const r = await execa('bash', ['-c', script], { env: t.env, extendEnv: false });
+  return r.stdout.split('\n').filter(Boolean);
+}
+
 describe('shell completions', () => {
   for (const [shell, file] of Object.entries(FILES)) {
     it(`${file} is what \`agentauth completion ${shell}\` prints (run npm run completions if not)`, async () => {
@@ -26,14 +36,7 @@ describe('shell completions', () => {
   }
 
   it('bash completes commands, flags and agent names', async () => {
-    const complete = async (line: string) => {
-      const script = `source ${join(REPO_ROOT, FILES.bash)}
-agentauth() { node ${join(REPO_ROOT, 'bin/agentauth.js')} "$@"; }
-COMP_LINE='${line}'; read -ra COMP_WORDS <<< "$COMP_LINE"; [[ "$COMP_LINE" == *' ' ]] && COMP_WORDS+=('')
-COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _agentauth; printf '%s\\n' "\${COMPREPLY[@]}"`;
-      const r = await execa('bash', ['-c', script], { env: t.env, extendEnv: false });
-      return r.stdout.split('\n').filter(Boolean);
-    };
+    const complete = completeBash;
     expect(await complete('agentauth to')).toEqual(['token']);
     expect(await complete('agentauth token ')).toEqual(expect.arrayContaining(['mint', 'verify', 'inspect']));
     expect(await complete('agentauth token mint --a')).toEqual(['--aud']);
@@ -43,14 +46,7 @@ COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _agentauth; printf '%s\\n' "\${COMPREPLY
   });
 
   it('bash completes the value of a flag: agent names after --agent, choices after --to, never flags', async () => {
-    const complete = async (line: string) => {
-      const script = `source ${join(REPO_ROOT, FILES.bash)}
-agentauth() { node ${join(REPO_ROOT, 'bin/agentauth.js')} "$@"; }
-COMP_LINE='${line}'; read -ra COMP_WORDS <<< "$COMP_LINE"; [[ "$COMP_LINE" == *' ' ]] && COMP_WORDS+=('')
-COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _agentauth; printf '%s\\n' "\${COMPREPLY[@]}"`;
-      const r = await execa('bash', ['-c', script], { env: t.env, extendEnv: false });
-      return r.stdout.split('\n').filter(Boolean).sort();
-    };
+    const complete = async (line: string) => (await completeBash(line)).sort();
     expect(await complete('agentauth run --agent ')).toEqual(['coder', 'home-monitor']);
     expect(await complete('agentauth audit replay --agent ho')).toEqual(['home-monitor']);
     expect(await complete('agentauth migrate --to ')).toEqual(['file', 'keychain']);

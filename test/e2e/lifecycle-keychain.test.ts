@@ -8,19 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempHome, writeTempFile, type TempHome } from '../helpers/cli.js';
 import { snapshotDir } from '../helpers/snapshot.js';
+import { findSecretServiceGap } from '../helpers/secret-service.js';
 import { startUpstream, type Upstream } from '../fixtures/gateway/upstream.js';
 
-async function secretServiceAnswers(): Promise<string | null> {
-  if (!process.env['DBUS_SESSION_BUS_ADDRESS']) return 'DBUS_SESSION_BUS_ADDRESS is unset (run under .ci/with-keyring.sh)';
-  const probe = await execa('secret-tool', ['search', '--all', 'service', 'agentauth-probe'], { reject: false });
-  if (probe.exitCode === undefined || (probe.failed && probe.exitCode !== 1)) return `secret-tool did not run: ${probe.stderr || probe.message}`;
-  return null;
-}
-const skipReason = await secretServiceAnswers();
-if (skipReason) {
-  if (process.env['AGENTAUTH_TEST_SECRET_SERVICE']) throw new Error(`a Secret Service was promised but does not answer: ${skipReason}`);
-  console.warn(`[keychain lifecycle tests skipped] no Secret Service: ${skipReason}`);
-}
+const skipReason = await findSecretServiceGap('keychain lifecycle tests');
 
 const REAL_KEY = 'sk-live-MOVED-0123456789abcdef';
 const BACKUP_PASSPHRASE = 'backup passphrase for the move';

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, makeInitialisedHome, PASSPHRASE, type TempHome } from '../helpers/cli.js';
 import { snapshotDir } from '../helpers/snapshot.js';
 import { skipSuiteWithout } from '../helpers/prerequisites.js';
+import { attachPane } from '../helpers/tmux.js';
 
 const noTmux = skipSuiteWithout('tty passphrase tests', (await execa('tmux', ['-V'], { reject: false })).exitCode === 0 ? null : 'tmux (apt-get install tmux)');
 const VALUE = 'sk-from-a-pipe-0123456789';
@@ -28,19 +29,7 @@ afterAll(async () => {
 });
 
 const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
-const keys = (...k: string[]) => execa('tmux', ['send-keys', '-t', session, ...k]);
-async function screen(): Promise<string> {
-  return (await execa('tmux', ['capture-pane', '-p', '-t', session, '-S', '-100'])).stdout;
-}
-async function waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await screen();
-    if (pattern.test(text)) return text;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${pattern}; screen:\n${text}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const { keys, waitFor } = attachPane(session, 100);
 /** Types a command line into the pane's shell, with a clean environment, and a marker with its exit code. */
 async function typeCommand(line: string, marker: string): Promise<void> {
   await keys('clear', 'Enter');
