@@ -102,6 +102,8 @@ Quick start:
   agentauth token verify "$TOKEN" --aud pack.lan
   agentauth audit verify
 
+Keeping it: agentauth backup --out FILE, then agentauth restore FILE on the new machine
+(migrate --to file|keychain moves the keys; reset removes the install, keeping the log).
 Exit codes: 0 ok, 1 check failed, 2 usage, 3 not found, 4 keystore, 5 policy, 70 bug.
 Files: AGENTAUTH_HOME=DIR keeps everything in DIR (default: XDG folders).`,
     );

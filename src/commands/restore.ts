@@ -46,10 +46,9 @@ export async function restoreCommand(ctx: Context, file: string, flags: RestoreF
       hint: `move it aside first (mv '${ctx.paths.auditLog}' '${ctx.paths.auditLog}.old'); to continue the backed-up install's log, copy that log here instead`,
     });
   }
-  if (existing) {
-    const current = readConfigQuietly(ctx);
-    await removeInstall(ctx, { purgeLog: false, flags, config: current, keepLogFor: payload.config.log.origin });
-  }
+  const current = existing ? readConfigQuietly(ctx) : null;
+  await refuseLiveKeychainInstall(ctx, payload, backend, current);
+  if (existing) await removeInstall(ctx, { purgeLog: false, flags, config: current, keepLogFor: payload.config.log.origin });
 
   const config: Config = { ...payload.config, backend };
   for (const dir of [ctx.paths.configDir, ctx.paths.dataDir, ctx.paths.stateDir]) ensurePrivateDir(dir);
@@ -114,6 +113,23 @@ function readConfigQuietly(ctx: Context): Config | null {
   } catch (error) {
     if (isAgentAuthError(error) && error.code === 'CORRUPT_CONFIG') return null;
     throw error;
+  }
+}
+
+/**
+ * The keychain is shared by every home of this user: entries under the
+ * backup's install id that this home does not own belong to the same install
+ * still living elsewhere (another AGENTAUTH_HOME). Restoring over them would
+ * overwrite or delete its keys (a key rotated since the backup, say).
+ */
+async function refuseLiveKeychainInstall(ctx: Context, payload: BackupPayload, backend: BackendName, current: Config | null): Promise<void> {
+  if (backend !== 'keychain' || current?.installId === payload.config.installId) return;
+  const keychain = await openBackend({ backend, installId: payload.config.installId, paths: ctx.paths, passphrase: async () => '' });
+  const live = await keychain.listNames();
+  if (live.length > 0) {
+    throw usageError('INSTALL_STILL_IN_KEYCHAIN', `the keychain already holds ${plural(live.length, 'entry', 'entries')} of install ${payload.config.installId}: it is still installed on this machine`, {
+      hint: 'restore onto an encrypted file instead (--backend file), or remove that install first (agentauth reset, with its AGENTAUTH_HOME)',
+    });
   }
 }
 

@@ -104,6 +104,19 @@ describe.skipIf(skipReason !== null)('backup on a keychain install, restore on a
     expect(readFileSync(join(pi.home, 'audit.jsonl'), 'utf8')).not.toContain(REAL_KEY);
   });
 
+  it('restoring onto the keychain while the install still lives there is refused, its entries untouched', async () => {
+    const before = await keychainEntries(installId);
+    const other = makeTempHome();
+    homes.push(other);
+    Object.assign(other.env, bus());
+    const r = await other.run(['restore', backup, '--backend', 'keychain'], { env: { AGENTAUTH_BACKUP_PASSPHRASE: BACKUP_PASSPHRASE } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/still installed on this machine/);
+    expect(r.stderr).toMatch(/--backend file/);
+    expect(await keychainEntries(installId)).toEqual(before);
+    expect(existsSync(join(other.home, 'config.json'))).toBe(false);
+  });
+
   it('reset on the laptop removes every keychain entry (the CA leaves too) and every file, keeping the log', async () => {
     const r = await laptop.run(['reset', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -112,6 +125,15 @@ describe.skipIf(skipReason !== null)('backup on a keychain install, restore on a
     expect(doc.keychainEntries).toEqual(expect.arrayContaining([`ca-leaf/${upstream.host}`, 'ca-key']));
     expect(doc.log).toMatchObject({ action: 'set-aside', checkpoint: true });
     expect(existsSync(join(laptop.home, 'config.json'))).toBe(false);
+  });
+
+  it('once reset, the backup restores onto the keychain again', async () => {
+    const r = await laptop.run(['restore', backup, '--json'], { env: { AGENTAUTH_BACKUP_PASSPHRASE: BACKUP_PASSPHRASE } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ backend: 'keychain', auditLog: { continued: false } });
+    expect(await keychainEntries(installId)).toEqual(expect.arrayContaining(['ca-key', 'log-key', 'vault-key']));
+    expect((await laptop.run(['token', 'verify', token, '--aud', 'git.lan'])).code).toBe(0);
+    expect((await laptop.run(['audit', 'verify'])).code).toBe(0);
   });
 });
 
