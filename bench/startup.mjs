@@ -68,8 +68,8 @@ const python = ['/usr/bin/python3', 'python3'].find((bin) => spawnSync(bin, ['-c
 const cases = [
   { name: 'node -e 0 (baseline)', cmd: process.execPath, args: ['-e', '0'], env: baseEnv },
   { name: 'agentauth --version', cmd: process.execPath, args: [BIN, '--version'], env: fileEnv },
-  ...(keychainEnv ? [{ name: 'agentauth token mint (keychain)', cmd: process.execPath, args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan'], env: keychainEnv }] : []),
-  { name: 'agentauth token mint (file backend)', cmd: process.execPath, args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan'], env: fileEnv },
+  ...(keychainEnv ? [{ name: 'agentauth token mint (keychain)', cmd: process.execPath, args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan', '--scope', 'docker:restart:nginx'], env: keychainEnv }] : []),
+  { name: 'agentauth token mint (file backend)', cmd: process.execPath, args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan', '--scope', 'docker:restart:nginx'], env: fileEnv },
   { name: 'node:crypto-only JWT script', cmd: process.execPath, args: [nodeScript, pem], env: baseEnv },
   ...(python ? [{ name: 'python3 + PyJWT script', cmd: python, args: [pyScript, pem], env: baseEnv }] : []),
 ];

@@ -2,7 +2,7 @@
 complete -c agentauth -f
 complete -c agentauth -n '__fish_use_subcommand' -a 'init' -d 'create the issuer key, the audit log key and the config'
 complete -c agentauth -n '__fish_use_subcommand' -a 'status' -d 'backend, paths, permissions, active key and counts'
-complete -c agentauth -n '__fish_use_subcommand' -a 'doctor' -d 'say why the keychain is or is not usable, and how to fix it'
+complete -c agentauth -n '__fish_use_subcommand' -a 'doctor' -d 'check what this install needs (keychain or passphrase, file modes, keys, sandbox), with the fixes'
 complete -c agentauth -n '__fish_use_subcommand' -a 'key' -d 'the issuer signing keys'
 complete -c agentauth -n '__fish_use_subcommand' -a 'jwks' -d 'print the public JWKS (same as key jwks)'
 complete -c agentauth -n '__fish_use_subcommand' -a 'agent' -d 'named agents and what they may hold'
@@ -13,20 +13,27 @@ complete -c agentauth -n '__fish_use_subcommand' -a 'secret' -d 'credentials the
 complete -c agentauth -n '__fish_use_subcommand' -a 'grant' -d 'let an agent use a secret, optionally narrower than the secret\'s binding'
 complete -c agentauth -n '__fish_use_subcommand' -a 'run' -d 'run a command with placeholders instead of secrets, behind the credential-swapping gateway'
 complete -c agentauth -n '__fish_use_subcommand' -a 'config' -d 'settings kept in config.json (run.sandbox, run.sandbox-hide, run.sandbox-ro)'
+complete -c agentauth -n '__fish_use_subcommand' -a 'backup' -d 'write the whole install (keys, config, vault, CA) to one file encrypted under a backup passphrase'
+complete -c agentauth -n '__fish_use_subcommand' -a 'restore' -d 'rebuild an install from a backup, on either backend; the audit log continues'
+complete -c agentauth -n '__fish_use_subcommand' -a 'passphrase' -d 'the file backend\'s passphrase'
+complete -c agentauth -n '__fish_use_subcommand' -a 'migrate' -d 'move every key to the other backend; the old one is emptied only after the new one is verified'
+complete -c agentauth -n '__fish_use_subcommand' -a 'reset' -d 'remove every keychain entry and file of this install (the audit log is kept and set aside)'
 complete -c agentauth -n '__fish_use_subcommand' -l 'version'
 complete -c agentauth -n '__fish_use_subcommand' -s 'V'
 complete -c agentauth -n '__fish_use_subcommand' -l 'no-color'
 complete -c agentauth -n '__fish_use_subcommand' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from init' -l 'backend'
-complete -c agentauth -n '__fish_seen_subcommand_from init' -l 'issuer'
+complete -c agentauth -n '__fish_seen_subcommand_from init' -l 'backend' -x -a "keychain file"
+complete -c agentauth -n '__fish_seen_subcommand_from init' -l 'issuer' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from init' -l 'yes'
 complete -c agentauth -n '__fish_seen_subcommand_from init' -s 'y'
-complete -c agentauth -n '__fish_seen_subcommand_from init' -l 'passphrase-file'
+complete -c agentauth -n '__fish_seen_subcommand_from init' -l 'passphrase-file' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from init' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from init' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from init' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from status' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from status' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from doctor' -l 'passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from doctor' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from doctor' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from doctor' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from key' -a 'show' -d 'list the issuer keys (public halves)'
@@ -36,11 +43,11 @@ complete -c agentauth -n '__fish_seen_subcommand_from key' -a 'jwks' -d 'print t
 complete -c agentauth -n '__fish_seen_subcommand_from key' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from show; and __fish_seen_subcommand_from key' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from show; and __fish_seen_subcommand_from key' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from key' -l 'passphrase-file'
+complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from key' -l 'passphrase-file' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from key' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from key' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from key' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from retire; and __fish_seen_subcommand_from key' -l 'passphrase-file'
+complete -c agentauth -n '__fish_seen_subcommand_from retire; and __fish_seen_subcommand_from key' -l 'passphrase-file' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from retire; and __fish_seen_subcommand_from key' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from retire; and __fish_seen_subcommand_from key' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from retire; and __fish_seen_subcommand_from key' -l 'help'
@@ -52,11 +59,11 @@ complete -c agentauth -n '__fish_seen_subcommand_from agent' -a 'show' -d 'show 
 complete -c agentauth -n '__fish_seen_subcommand_from agent' -a 'update' -d 'change an agent\'s entry'
 complete -c agentauth -n '__fish_seen_subcommand_from agent' -a 'remove' -d 'remove an agent (its tokens stay valid until they expire)'
 complete -c agentauth -n '__fish_seen_subcommand_from agent' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'scope'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'max-ttl'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'aud'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'secret'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'description'
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'scope' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'max-ttl' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'aud' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'secret' -x -a "(agentauth secret list --names 2>/dev/null)"
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'description' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from agent' -l 'names'
@@ -65,37 +72,37 @@ complete -c agentauth -n '__fish_seen_subcommand_from list; and __fish_seen_subc
 complete -c agentauth -n '__fish_seen_subcommand_from show; and __fish_seen_subcommand_from agent' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from show; and __fish_seen_subcommand_from agent' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from show; and __fish_seen_subcommand_from agent' -a "(agentauth agent list --names 2>/dev/null)"
-complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'scope'
-complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'add-scope'
-complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'remove-scope'
-complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'max-ttl'
-complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'aud'
-complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'secret'
-complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'description'
+complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'scope' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'add-scope' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'remove-scope' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'max-ttl' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'aud' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'secret' -x -a "(agentauth secret list --names 2>/dev/null)"
+complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'description' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -a "(agentauth agent list --names 2>/dev/null)"
-complete -c agentauth -n '__fish_seen_subcommand_from remove; and __fish_seen_subcommand_from agent' -l 'json'
-complete -c agentauth -n '__fish_seen_subcommand_from remove; and __fish_seen_subcommand_from agent' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from remove; and __fish_seen_subcommand_from agent' -a "(agentauth agent list --names 2>/dev/null)"
+complete -c agentauth -n '__fish_seen_subcommand_from remove rm; and __fish_seen_subcommand_from agent' -l 'json'
+complete -c agentauth -n '__fish_seen_subcommand_from remove rm; and __fish_seen_subcommand_from agent' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from remove rm; and __fish_seen_subcommand_from agent' -a "(agentauth agent list --names 2>/dev/null)"
 complete -c agentauth -n '__fish_seen_subcommand_from token' -a 'mint' -d 'print a signed EdDSA JWT (only the token on stdout)'
 complete -c agentauth -n '__fish_seen_subcommand_from token' -a 'verify' -d 'verify a token offline against a pinned JWKS'
 complete -c agentauth -n '__fish_seen_subcommand_from token' -a 'inspect' -d 'decode a token WITHOUT verifying it'
 complete -c agentauth -n '__fish_seen_subcommand_from token' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'aud'
-complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'scope'
-complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'ttl'
-complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'on-behalf-of'
-complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'passphrase-file'
+complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'aud' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'scope' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'ttl' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'on-behalf-of' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'passphrase-file' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -a "(agentauth agent list --names 2>/dev/null)"
-complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'jwks'
-complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'iss'
-complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'aud'
-complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'scope'
-complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'clock-skew'
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'jwks' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'iss' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'aud' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'scope' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'clock-skew' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from inspect; and __fish_seen_subcommand_from token' -l 'json'
@@ -110,49 +117,49 @@ complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'checkpoint' -d 
 complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'vkey' -d 'print the log’s verifier key (C2SP vkey)'
 complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'tail' -d 'show the last events'
 complete -c agentauth -n '__fish_seen_subcommand_from audit' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'vkey'
-complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'trusted'
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'vkey' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'trusted' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'strict'
-complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'threads'
-complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'log'
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'threads' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'log' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from audit' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'vkey'
-complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'trusted'
+complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'vkey' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'trusted' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'strict'
-complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'agent'
-complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'kind'
-complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'since'
-complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'until'
-complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'host'
-complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'jti'
-complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'log'
+complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'agent' -x -a "(agentauth agent list --names 2>/dev/null)"
+complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'kind' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'since' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'until' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'host' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'jti' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'log' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'seq'
-complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'size'
-complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'from'
-complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'to'
-complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'out'
-complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'log'
+complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'seq' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'size' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'from' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'to' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'out' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'log' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from verify-proof; and __fish_seen_subcommand_from audit' -l 'vkey'
+complete -c agentauth -n '__fish_seen_subcommand_from verify-proof; and __fish_seen_subcommand_from audit' -l 'vkey' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from verify-proof; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from verify-proof; and __fish_seen_subcommand_from audit' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'out'
-complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'log'
-complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'passphrase-file'
+complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'out' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'log' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'passphrase-file' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from vkey; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from vkey; and __fish_seen_subcommand_from audit' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'lines'
-complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -s 'n'
+complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'lines' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -s 'n' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'follow'
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -s 'f'
-complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'log'
+complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'log' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from secret' -a 'add' -d 'store a secret; the value comes from stdin, a hidden prompt or --from-file, never argv'
@@ -160,16 +167,16 @@ complete -c agentauth -n '__fish_seen_subcommand_from secret' -a 'list' -d 'name
 complete -c agentauth -n '__fish_seen_subcommand_from secret' -a 'rm' -d 'delete a secret, its value and every grant of it'
 complete -c agentauth -n '__fish_seen_subcommand_from secret' -a 'rotate' -d 'replace the value (stdin, a hidden prompt or --from-file)'
 complete -c agentauth -n '__fish_seen_subcommand_from secret' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'host'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'path'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'method'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'header'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'format'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'query'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'env'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'base-url-env'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'from-file'
-complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'passphrase-file'
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'host' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'path' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'method' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'header' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'format' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'query' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'env' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'base-url-env' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'from-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'passphrase-file' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'help'
@@ -179,31 +186,30 @@ complete -c agentauth -n '__fish_seen_subcommand_from list; and __fish_seen_subc
 complete -c agentauth -n '__fish_seen_subcommand_from rm; and __fish_seen_subcommand_from secret' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from rm; and __fish_seen_subcommand_from secret' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from rm; and __fish_seen_subcommand_from secret' -a "(agentauth secret list --names 2>/dev/null)"
-complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from secret' -l 'from-file'
-complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from secret' -l 'passphrase-file'
+complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from secret' -l 'from-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from secret' -l 'passphrase-file' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from secret' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from secret' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from secret' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from secret' -a "(agentauth secret list --names 2>/dev/null)"
-complete -c agentauth -n '__fish_seen_subcommand_from grant' -l 'method'
-complete -c agentauth -n '__fish_seen_subcommand_from grant' -l 'path'
+complete -c agentauth -n '__fish_seen_subcommand_from grant' -l 'method' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from grant' -l 'path' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from grant' -l 'revoke'
 complete -c agentauth -n '__fish_seen_subcommand_from grant' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from grant' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from grant' -a "(agentauth agent list --names 2>/dev/null)"
-complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'agent'
-complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'secret'
+complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'agent' -x -a "(agentauth agent list --names 2>/dev/null)"
+complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'secret' -x -a "(agentauth secret list --names 2>/dev/null)"
 complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'deny-unlisted'
 complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'no-inherit-env'
-complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'upstream-ca'
+complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'upstream-ca' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'sandbox'
 complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'no-sandbox'
-complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'sandbox-hide'
-complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'sandbox-ro'
-complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'passphrase-file'
+complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'sandbox-hide' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'sandbox-ro' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'passphrase-file' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from run' -l 'help'
-complete -c agentauth -n '__fish_seen_subcommand_from run' -a "(agentauth agent list --names 2>/dev/null)"
 complete -c agentauth -n '__fish_seen_subcommand_from config' -a 'list' -d 'every setting, its value and what it does'
 complete -c agentauth -n '__fish_seen_subcommand_from config' -a 'get' -d 'print a setting\'s value (lists: one a line)'
 complete -c agentauth -n '__fish_seen_subcommand_from config' -a 'set' -d 'change a setting'
@@ -217,3 +223,36 @@ complete -c agentauth -n '__fish_seen_subcommand_from set; and __fish_seen_subco
 complete -c agentauth -n '__fish_seen_subcommand_from set; and __fish_seen_subcommand_from config' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from unset; and __fish_seen_subcommand_from config' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from unset; and __fish_seen_subcommand_from config' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from backup' -l 'out' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from backup' -l 'force'
+complete -c agentauth -n '__fish_seen_subcommand_from backup' -l 'backup-passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from backup' -l 'passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from backup' -l 'passphrase-stdin'
+complete -c agentauth -n '__fish_seen_subcommand_from backup' -l 'json'
+complete -c agentauth -n '__fish_seen_subcommand_from backup' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from restore' -l 'backend' -x -a "keychain file"
+complete -c agentauth -n '__fish_seen_subcommand_from restore' -l 'force'
+complete -c agentauth -n '__fish_seen_subcommand_from restore' -l 'backup-passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from restore' -l 'passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from restore' -l 'passphrase-stdin'
+complete -c agentauth -n '__fish_seen_subcommand_from restore' -l 'json'
+complete -c agentauth -n '__fish_seen_subcommand_from restore' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from passphrase' -a 'change' -d 're-encrypt the keystore under a new passphrase (the current one is checked first)'
+complete -c agentauth -n '__fish_seen_subcommand_from passphrase' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from change; and __fish_seen_subcommand_from passphrase' -l 'new-passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from change; and __fish_seen_subcommand_from passphrase' -l 'passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from change; and __fish_seen_subcommand_from passphrase' -l 'passphrase-stdin'
+complete -c agentauth -n '__fish_seen_subcommand_from change; and __fish_seen_subcommand_from passphrase' -l 'json'
+complete -c agentauth -n '__fish_seen_subcommand_from change; and __fish_seen_subcommand_from passphrase' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from migrate' -l 'to' -x -a "file keychain"
+complete -c agentauth -n '__fish_seen_subcommand_from migrate' -l 'passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from migrate' -l 'passphrase-stdin'
+complete -c agentauth -n '__fish_seen_subcommand_from migrate' -l 'json'
+complete -c agentauth -n '__fish_seen_subcommand_from migrate' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from reset' -l 'yes'
+complete -c agentauth -n '__fish_seen_subcommand_from reset' -s 'y'
+complete -c agentauth -n '__fish_seen_subcommand_from reset' -l 'purge-log'
+complete -c agentauth -n '__fish_seen_subcommand_from reset' -l 'passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from reset' -l 'passphrase-stdin'
+complete -c agentauth -n '__fish_seen_subcommand_from reset' -l 'json'
+complete -c agentauth -n '__fish_seen_subcommand_from reset' -l 'help'

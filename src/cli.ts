@@ -7,6 +7,7 @@ import { SCHEMA_VERSION, type CommandResult } from './commands/result.js';
 import { declareAuditCommands } from './cli-audit.js';
 import { declareGatewayCommands } from './cli-gateway.js';
 import { declareConfigCommands } from './cli-config.js';
+import { declareLifecycleCommands } from './cli-lifecycle.js';
 
 import { VERSION } from './version.js';
 
@@ -27,12 +28,31 @@ export async function runCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
+      if (error.code === 'commander.unknownOption') suggestDoubleDash(program, argv);
       // Help and --version are "errors" to commander; everything else is usage.
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     throw error;
   }
   return exitCode;
+}
+
+/**
+ * `agentauth run --agent x ls -la`: commander sees -la as run's option. When
+ * the command's words came before any `--`, show the line with `--` in place.
+ */
+function suggestDoubleDash(program: Command, argv: string[]): void {
+  const at = argv.indexOf('run');
+  if (at === -1 || argv.includes('--') || argv.slice(0, at).some((word) => !word.startsWith('-'))) return;
+  const run = program.commands.find((command) => command.name() === 'run')!;
+  let i = at + 1;
+  while (i < argv.length && argv[i]!.startsWith('-')) {
+    const option = run.options.find((candidate) => candidate.long === argv[i] || candidate.short === argv[i]);
+    i += option && (option.required || option.optional) ? 2 : 1;
+  }
+  if (i >= argv.length) return;
+  const fixed = ['agentauth', ...argv.slice(0, i), '--', ...argv.slice(i)].map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`));
+  process.stderr.write(`hint: to pass flags to the command, put -- before it: ${fixed.join(' ')}\n`);
 }
 
 /** The whole command tree; also walked by the completion generator. */
@@ -82,6 +102,8 @@ Quick start:
   agentauth token verify "$TOKEN" --aud pack.lan
   agentauth audit verify
 
+Keeping it: agentauth backup --out FILE, then agentauth restore FILE on the new machine
+(migrate --to file|keychain moves the keys; reset removes the install, keeping the log).
 Exit codes: 0 ok, 1 check failed, 2 usage, 3 not found, 4 keystore, 5 policy, 70 bug.
 Files: AGENTAUTH_HOME=DIR keeps everything in DIR (default: XDG folders).`,
     );
@@ -90,6 +112,7 @@ Files: AGENTAUTH_HOME=DIR keeps everything in DIR (default: XDG folders).`,
   declareAuditCommands(program, kit);
   declareGatewayCommands(program, kit);
   declareConfigCommands(program, kit);
+  declareLifecycleCommands(program, kit);
   return program;
 }
 
@@ -125,8 +148,8 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
     act(async (ctx, opts) => (await import('./commands/init.js')).statusCommand(ctx, opts as never)),
   );
 
-  withJson(program.command('doctor').description('say why the keychain is or is not usable, and how to fix it')).action(
-    act(async (ctx) => (await import('./commands/init.js')).doctorCommand(ctx)),
+  withJson(withKeystoreOptions(program.command('doctor').description('check what this install needs (keychain or passphrase, file modes, keys, sandbox), with the fixes'))).action(
+    act(async (ctx, opts) => (await import('./commands/doctor.js')).doctorCommand(ctx, opts as never)),
   );
 
   const key = program.command('key').description('the issuer signing keys');
@@ -181,7 +204,7 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .option('--remove-scope <scope...>', 'remove scopes'),
     ),
   ).action(act(async (ctx, name, opts) => (await import('./commands/agent.js')).updateAgentCommand(ctx, name as string, opts as never)));
-  withJson(agent.command('remove').argument('<name>').description('remove an agent (its tokens stay valid until they expire)')).action(
+  withJson(agent.command('remove').alias('rm').argument('<name>').description('remove an agent (its tokens stay valid until they expire)')).action(
     act(async (ctx, name) => (await import('./commands/agent.js')).removeAgentCommand(ctx, name as string)),
   );
 
@@ -192,8 +215,8 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .command('mint')
         .argument('<agent>', 'the agent the token is for')
         .description('print a signed EdDSA JWT (only the token on stdout)')
-        .requiredOption('--aud <audience>', 'the one service this token is for')
-        .option('--scope <scope...>', "scopes to include (default: all of the agent's concrete scopes)")
+        .option('--aud <audience>', "the one service this token is for (default: the agent's audience, when it allows exactly one)")
+        .option('--scope <scope...>', "scopes to include (default: the agent's concrete scopes; a wildcard only when named)")
         .option('--ttl <duration>', 'lifetime (default 15m, never above the agent max)')
         .option('--on-behalf-of <user>', 'sub becomes user:USER and act.sub the agent (RFC 8693)'),
     ),
@@ -215,6 +238,12 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
       .argument('[token]', 'the token, or - for stdin (default: stdin)')
       .description('decode a token WITHOUT verifying it'),
   ).action(act(async (ctx, value) => (await import('./commands/token.js')).inspectTokenCommand(ctx, value as string | undefined)));
+
+  // For `npm run man` (scripts/gen-man.mjs); not part of the documented surface.
+  program
+    .command('manpage', { hidden: true })
+    .description('print the manual page (roff)')
+    .action(act(async (ctx) => (await import('./commands/manpage.js')).manpageCommand(ctx)));
 
   program
     .command('completion')

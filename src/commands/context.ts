@@ -56,41 +56,118 @@ export function createContext(env: Env, io: Io, colorFlag: boolean): Context {
   };
 }
 
+/** Where one passphrase may come from, in order; the prompt is the last resort. */
+export interface PassphraseChannel {
+  /** What it protects, for prompts and errors: "keystore passphrase". */
+  what: string;
+  /** A file named by a flag (wins over everything). */
+  file?: string | undefined;
+  /** The variable naming a file, then the variable holding the value. */
+  fileVariable: string;
+  variable: string;
+  /** Read it from stdin (--passphrase-stdin). */
+  stdin?: boolean | undefined;
+  /** How to pass it without a terminal, for the error that says so. */
+  nonInteractiveHint: string;
+  /** stdin carries something else (a secret's value): prompt on the controlling terminal instead, as ssh does. */
+  stdinTaken?: boolean | undefined;
+}
+
 /**
  * The file backend's passphrase, from the first source that is set, in the
  * order cli.md gives: --passphrase-file, AGENTAUTH_PASSPHRASE_FILE,
  * --passphrase-stdin, AGENTAUTH_PASSPHRASE, then a hidden prompt on a terminal.
  */
-export function createPassphraseSource(ctx: Context, flags: KeystoreFlags): PassphraseSource {
-  return async (purpose) => {
-    const file = flags.passphraseFile ?? ctx.env['AGENTAUTH_PASSPHRASE_FILE'];
-    if (file) return readPassphraseFile(file);
-    if (flags.passphraseStdin) return stripNewline(await readAllStdin(ctx.io.stdin));
-    const fromEnv = ctx.env['AGENTAUTH_PASSPHRASE'];
-    if (fromEnv) return fromEnv;
-    if (!ctx.interactive) {
-      throw keystoreError('PASSPHRASE_REQUIRED', 'the keystore passphrase is needed, and there is no terminal to ask on', {
-        hint: 'pass --passphrase-file FILE or --passphrase-stdin, or set AGENTAUTH_PASSPHRASE_FILE or AGENTAUTH_PASSPHRASE',
-      });
-    }
-    const { promptPassphrase } = await import('../ui/prompts.js');
-    return promptPassphrase(purpose);
+export function createPassphraseSource(ctx: Context, flags: KeystoreFlags, options: { stdinTaken?: boolean } = {}): PassphraseSource {
+  return createChannelSource(ctx, {
+    what: 'keystore passphrase',
+    file: flags.passphraseFile,
+    fileVariable: 'AGENTAUTH_PASSPHRASE_FILE',
+    variable: 'AGENTAUTH_PASSPHRASE',
+    stdin: flags.passphraseStdin,
+    stdinTaken: options.stdinTaken,
+    nonInteractiveHint: options.stdinTaken
+      ? 'stdin carries the value, so pass --passphrase-file FILE, or set AGENTAUTH_PASSPHRASE_FILE or AGENTAUTH_PASSPHRASE'
+      : 'pass --passphrase-file FILE or --passphrase-stdin, or set AGENTAUTH_PASSPHRASE_FILE or AGENTAUTH_PASSPHRASE',
+  });
+}
+
+export function createChannelSource(ctx: Context, channel: PassphraseChannel): PassphraseSource {
+  type Prompts = typeof import('../ui/prompts.js');
+  let terminal: import('../ui/prompts.js').Terminal | null = null;
+  const openTerminal = (prompts: Prompts) => {
+    terminal ??= ctx.interactive && !channel.stdinTaken ? prompts.standardTerminal() : channel.stdinTaken ? prompts.openControllingTerminal() : null;
+    return terminal;
   };
+  let prompted = false;
+  const source: PassphraseSource = async (purpose) => {
+    const file = channel.file ?? ctx.env[channel.fileVariable];
+    if (file) return readPassphraseFile(file, channel.file ? `--${flagName(channel)}` : channel.fileVariable);
+    if (channel.stdin) return stripNewline(await readAllStdin(ctx.io.stdin));
+    const fromEnv = ctx.env[channel.variable];
+    if (fromEnv) return fromEnv;
+    const prompts = ctx.interactive || channel.stdinTaken ? await import('../ui/prompts.js') : null;
+    const where = prompts ? openTerminal(prompts) : null;
+    if (!prompts || !where) {
+      throw keystoreError('PASSPHRASE_REQUIRED', `the ${channel.what} is needed, and there is no terminal to ask on`, { hint: channel.nonInteractiveHint });
+    }
+    prompted = true;
+    try {
+      return await prompts.promptPassphrase(purpose, where, channel.what);
+    } finally {
+      if (channel.stdinTaken) closeTerminal();
+    }
+  };
+  const closeTerminal = () => {
+    terminal?.close();
+    terminal = null;
+  };
+  source.retry = async (triesLeft) => {
+    if (!prompted) return undefined;
+    const prompts = await import('../ui/prompts.js');
+    const where = openTerminal(prompts);
+    if (!where) return undefined;
+    try {
+      return await prompts.promptPassphraseAgain(triesLeft, where, channel.what);
+    } finally {
+      if (channel.stdinTaken) closeTerminal();
+    }
+  };
+  return source;
+}
+
+/** Asks once, however often the keystore is opened (a migration opens both ends; a restore reads back what it wrote). */
+export function rememberPassphrase(source: PassphraseSource): PassphraseSource {
+  let remembered: Promise<string> | null = null;
+  const wrapped: PassphraseSource = (purpose) => (remembered ??= source(purpose));
+  if (source.retry) {
+    const retry = source.retry;
+    wrapped.retry = async (triesLeft) => {
+      const again = await retry(triesLeft);
+      if (again !== undefined) remembered = Promise.resolve(again);
+      return again;
+    };
+  }
+  return wrapped;
+}
+
+function flagName(channel: PassphraseChannel): string {
+  return channel.fileVariable === 'AGENTAUTH_PASSPHRASE_FILE' ? 'passphrase-file' : channel.fileVariable.replace(/^AGENTAUTH_/, '').toLowerCase().replace(/_/g, '-');
 }
 
 /** Like the keystore, the passphrase file must be private: refused (with the chmod) when others can read it. */
-function readPassphraseFile(file: string): string {
+function readPassphraseFile(file: string, from: string): string {
   let raw: Buffer | null;
   try {
     raw = readUserSecretFile(file);
   } catch (error) {
     if (isAgentAuthError(error)) throw error;
     throw keystoreError('PASSPHRASE_FILE_UNREADABLE', `cannot read the passphrase file ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
-      hint: 'check the path given to --passphrase-file or AGENTAUTH_PASSPHRASE_FILE',
+      hint: `check the path given to ${from}`,
     });
   }
   if (raw === null) {
-    throw keystoreError('PASSPHRASE_FILE_UNREADABLE', `cannot read the passphrase file ${file} (ENOENT)`, { hint: 'check the path given to --passphrase-file or AGENTAUTH_PASSPHRASE_FILE' });
+    throw keystoreError('PASSPHRASE_FILE_UNREADABLE', `cannot read the passphrase file ${file} (ENOENT)`, { hint: `check the path given to ${from}` });
   }
   return stripNewline(raw.toString('utf8'));
 }

@@ -14,6 +14,7 @@ import { recordEvents } from './audit-events.js';
 import { createPassphraseSource, type Context, type KeystoreFlags } from './context.js';
 import type { CommandResult } from './result.js';
 import { describeSandbox } from './sandbox-status.js';
+import { checkKeystoreEntries } from './keystore-check.js';
 
 interface InitOptions extends KeystoreFlags {
   backend?: 'keychain' | 'file';
@@ -96,7 +97,7 @@ function pathsOf(ctx: Context, backend: BackendName) {
   };
 }
 
-interface FileCheck {
+export interface FileCheck {
   path: string;
   exists: boolean;
   mode?: string;
@@ -111,15 +112,21 @@ function checkFile(path: string, expectedMode: number): FileCheck {
   return { path, exists: true, mode: mode.toString(8).padStart(3, '0'), ok, ...(ok ? {} : { fix: `chmod ${expectedMode.toString(8)} '${path}'` }) };
 }
 
-export async function statusCommand(ctx: Context, _opts: { json?: boolean }): Promise<CommandResult> {
-  const config = requireConfig(ctx.paths);
-  const files = [
+/** The modes of the install's folder and private files (status and doctor). */
+export function checkInstallFiles(ctx: Context, config: Config): FileCheck[] {
+  return [
     checkFile(ctx.paths.configDir, 0o700),
     checkFile(ctx.paths.config, 0o600),
     ...(config.backend === 'file' ? [checkFile(ctx.paths.keystore, 0o600)] : []),
     checkFile(ctx.paths.vault, 0o600),
     checkFile(ctx.paths.auditLog, 0o600),
   ];
+}
+
+export async function statusCommand(ctx: Context, _opts: { json?: boolean }): Promise<CommandResult> {
+  const config = requireConfig(ctx.paths);
+  const files = checkInstallFiles(ctx, config);
+  const keystore = await checkKeystoreEntries(ctx, config);
   const data = {
     initialised: true,
     backend: config.backend,
@@ -131,9 +138,11 @@ export async function statusCommand(ctx: Context, _opts: { json?: boolean }): Pr
     secrets: Object.keys(config.secrets).length,
     log: { origin: config.log.origin, vkey: config.log.vkey, path: ctx.paths.auditLog },
     files,
+    keystore,
     sandbox: await describeSandbox(ctx, config),
   };
-  return { data, render: (style) => renderStatus(data, style), exitCode: files.every((file) => file.ok) ? 0 : ExitCode.checkFailed };
+  const exitCode = !keystore.ok ? ExitCode.keystore : files.every((file) => file.ok) ? 0 : ExitCode.checkFailed;
+  return { data, render: (style) => renderStatus(data, style), exitCode };
 }
 
 function describePersistence(config: Config): string {
@@ -145,35 +154,4 @@ function describePersistence(config: Config): string {
     case 'memory':
       return 'memory only; lost when the process exits (tests)';
   }
-}
-
-export async function doctorCommand(ctx: Context): Promise<CommandResult> {
-  const { probeKeychain } = await import('../core/keystore/keychain.js');
-  const probe = probeKeychain();
-  const config = readConfig(ctx.paths);
-  const sandbox = await describeSandbox(ctx, config);
-  const checks = [
-    { name: 'platform', ok: true, detail: `${process.platform}/${process.arch}, Node ${process.versions.node}` },
-    ...(process.platform === 'linux'
-      ? [
-          {
-            name: 'D-Bus session bus',
-            ok: Boolean(ctx.env['DBUS_SESSION_BUS_ADDRESS']),
-            detail: ctx.env['DBUS_SESSION_BUS_ADDRESS'] ? 'DBUS_SESSION_BUS_ADDRESS is set' : 'DBUS_SESSION_BUS_ADDRESS is not set (headless or SSH session)',
-          },
-        ]
-      : []),
-    probe.ok
-      ? { name: 'keychain', ok: true, detail: 'a test entry was written, read back and deleted' }
-      : { name: 'keychain', ok: false, detail: probe.reason, fix: probe.hint },
-    config
-      ? { name: 'configured backend', ok: config.backend !== 'keychain' || probe.ok, detail: config.backend, ...(config.backend === 'keychain' && !probe.ok ? { fix: probe.hint } : {}) }
-      : { name: 'configured backend', ok: true, detail: `not initialised yet; init would use ${probe.ok ? 'keychain' : 'file'}` },
-    sandbox.available
-      ? { name: 'sandbox', ok: sandbox.gaps.length === 0, detail: `${sandbox.detail}; run sandboxes its child (mode ${sandbox.mode})${sandbox.gaps.map((gap) => `; but ${gap}`).join('')}`, ...(sandbox.gaps.length ? { fix: 'make the session bus listen on a socket file (unix:path=…), as systemd user sessions do' } : {}) }
-      : { name: 'sandbox', ok: sandbox.mode === 'off', detail: `${sandbox.detail} (mode ${sandbox.mode})`, ...(sandbox.fix ? { fix: sandbox.fix } : {}) },
-  ];
-  const usable = config ? config.backend !== 'keychain' || probe.ok : true;
-  const data = { keychainUsable: probe.ok, checks };
-  return { data, render: (style) => renderDoctor(data, style), exitCode: usable ? 0 : ExitCode.keystore };
 }

@@ -1,6 +1,7 @@
 // `key show | rotate | retire KID | jwks`.
 import { updateConfig } from '../core/config.js';
-import { applyRotation, buildJwks, generateIssuerKey, retireKey } from '../core/issuer.js';
+import { formatDuration } from '../core/duration.js';
+import { applyRotation, buildJwks, generateIssuerKey, JWKS_CACHE_AGE_SECONDS, retireKey } from '../core/issuer.js';
 import { entryName } from '../core/keystore/index.js';
 import { renderKeys } from '../ui/render-core.js';
 import { recordEvents } from './audit-events.js';
@@ -58,5 +59,11 @@ export async function retireKeyCommand(ctx: Context, kid: string, opts: Keystore
   const keystore = await openKeystore(ctx, config, opts);
   await keystore.deleteMany([entryName.issuer(kid)]);
   await recordEvents(ctx, config, [{ kind: 'key.retire', actor: ctx.actor, data: { kid } }], keystore);
-  return { data: { retired: kid }, render: (style) => `${style.green('Retired')} ${kid}: tokens it signed no longer verify` };
+  const cache = formatDuration(JWKS_CACHE_AGE_SECONDS);
+  return {
+    data: { retired: kid, jwksCacheSeconds: JWKS_CACHE_AGE_SECONDS },
+    render: (style) =>
+      `${style.green('Retired')} ${kid}: tokens it signed no longer verify here (token verify, run)\n` +
+      `  A verifier that cached the JWKS keeps accepting them until its copy expires: up to ${cache} (the JWKS cache age) for one that follows it; ask others to refetch`,
+  };
 }

@@ -53,6 +53,11 @@ async function readSecretValue(ctx: Context, name: string, flags: SecretValueFla
   return validateSecretValue(await promptSecretValue(name));
 }
 
+/** True when the value is read from stdin, which then cannot carry a passphrase too. */
+function valueFromStdin(ctx: Context, flags: SecretValueFlags): boolean {
+  return flags.fromFile === undefined && ctx.io.stdin.isTTY !== true;
+}
+
 function toSecretInput(flags: SecretAddFlags): SecretInput {
   return {
     hosts: flags.host,
@@ -84,7 +89,7 @@ export async function addSecretCommand(ctx: Context, name: string, flags: Secret
   if (before.secrets[name]) throw secretExists(name);
   assertEnvUnclaimed(before, record);
   const value = await readSecretValue(ctx, name, flags);
-  const keystore = await openKeystore(ctx, before, flags);
+  const keystore = await openKeystore(ctx, before, flags, { stdinTaken: valueFromStdin(ctx, flags) });
   const vaultKey = await obtainVaultKey(before, keystore, { create: true, vaultFile: ctx.paths.vault });
   // Lock order everywhere: config, then vault. The config lock makes the
   // existence check and both writes one step against a concurrent add.
@@ -127,7 +132,7 @@ export async function rotateSecretCommand(ctx: Context, name: string, flags: Sec
   const before = loadConfig(ctx);
   findSecret(before, name);
   const value = await readSecretValue(ctx, name, flags);
-  const keystore = await openKeystore(ctx, before, flags);
+  const keystore = await openKeystore(ctx, before, flags, { stdinTaken: valueFromStdin(ctx, flags) });
   const vaultKey = await obtainVaultKey(before, keystore, { create: true, vaultFile: ctx.paths.vault });
   const now = new Date();
   const { config, result: record } = await updateConfig(ctx.paths, async (config) => {

@@ -7,6 +7,7 @@ export function loadConfig(ctx: Context): Config {
   return requireConfig(ctx.paths);
 }
 
-export function openKeystore(ctx: Context, config: Config, flags: KeystoreFlags): Promise<Keystore> {
-  return openConfiguredKeystore(config, ctx.paths, createPassphraseSource(ctx, flags));
+/** `stdinTaken`: stdin carried data (a secret's value), so a passphrase prompt goes to the controlling terminal. */
+export function openKeystore(ctx: Context, config: Config, flags: KeystoreFlags, options: { stdinTaken?: boolean } = {}): Promise<Keystore> {
+  return openConfiguredKeystore(config, ctx.paths, createPassphraseSource(ctx, flags, options));
 }

@@ -4,9 +4,9 @@ import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { readConfig } from '../core/config.js';
 import { findAgent } from '../core/agents.js';
 import { parseDuration } from '../core/duration.js';
-import { notFoundError, usageError } from '../core/errors.js';
+import { ExitCode, isAgentAuthError, notFoundError, usageError } from '../core/errors.js';
 import { buildJwks, loadActiveSigner } from '../core/issuer.js';
-import { createTokenVerifier, decodeUnverified, mintToken, TokenInvalidError } from '../core/tokens.js';
+import { checkMintPolicy, createTokenVerifier, decodeUnverified, describeMintRefusal, mintToken, TokenInvalidError } from '../core/tokens.js';
 import { renderVerified } from '../ui/render-core.js';
 import { recordEvents } from './audit-events.js';
 import { readAllStdin, type Context, type KeystoreFlags } from './context.js';
@@ -14,7 +14,7 @@ import type { CommandResult } from './result.js';
 import { loadConfig, openKeystore } from './state.js';
 
 interface MintFlags extends KeystoreFlags {
-  aud: string;
+  aud?: string;
   scope?: string[];
   ttl?: string;
   onBehalfOf?: string;
@@ -29,11 +29,22 @@ export async function mintTokenCommand(ctx: Context, agentName: string, flags: M
   const request = {
     agent,
     issuer: config.issuer,
-    aud: flags.aud,
+    ...(flags.aud !== undefined ? { aud: flags.aud } : {}),
     ...(flags.scope ? { scopes: flags.scope } : {}),
     ...(flags.ttl ? { ttlSeconds: parseDuration(flags.ttl, '--ttl') } : {}),
     ...(flags.onBehalfOf ? { onBehalfOf: flags.onBehalfOf } : {}),
   };
+  // Policy before the keystore: a refused mint never asks for a passphrase, and the log records it.
+  try {
+    checkMintPolicy(request);
+  } catch (error) {
+    if (isAgentAuthError(error) && error.exitCode === ExitCode.policy) {
+      await recordEvents(ctx, config, [{ kind: 'token.refuse', actor: ctx.actor, data: describeMintRefusal(request, error) }]).catch((logError: unknown) =>
+        ctx.warn(`the refusal could not be written to the audit log (${(logError as Error).message})`),
+      );
+    }
+    throw error;
+  }
   const keystore = await openKeystore(ctx, config, flags);
   const minted = await mintToken(request, await loadActiveSigner(config, keystore));
   // The event is durable before the token is printed: no token exists that the log does not know.

@@ -117,7 +117,7 @@ export function parseConfig(text: string, file: string): Config {
 
 function corruptConfigError(file: string, why: string, details?: Record<string, unknown>): AgentAuthError {
   return new AgentAuthError('CORRUPT_CONFIG', ExitCode.keystore, `${file} is damaged: ${why}`, {
-    hint: `correct it by hand, restore it from a backup, or move it away and run 'agentauth init' again`,
+    hint: `correct it by hand, bring it back from a backup (agentauth restore FILE --force), or move it away and run 'agentauth init' again`,
     details: { file, ...details },
   });
 }

@@ -13,8 +13,9 @@ export const TOKEN_TYP = 'at+jwt';
 export interface MintRequest {
   agent: AgentRecord;
   issuer: string;
-  aud: string;
-  /** Defaults to every scope in the agent's entry. */
+  /** Optional when the agent's entry allows exactly one audience: that one. */
+  aud?: string;
+  /** Defaults to the agent's concrete scopes (never a wildcard: those must be asked for). */
   scopes?: string[];
   ttlSeconds?: number;
   onBehalfOf?: string;
@@ -34,18 +35,20 @@ export interface MintedToken {
   scope: string[];
 }
 
-/** Refuses (exit 5) anything beyond the agent's entry; never narrows silently. */
-export function checkMintPolicy(request: MintRequest): { scopes: string[]; ttl: number } {
+/**
+ * Refuses (exit 5) anything beyond the agent's entry; never narrows silently.
+ * Pure and cheap: callers run it before unlocking the keystore, so a refused
+ * mint never asks for a passphrase.
+ */
+export function checkMintPolicy(request: MintRequest): { scopes: string[]; ttl: number; aud: string } {
   const { agent } = request;
-  if (request.aud.trim() === '' || /\s/.test(request.aud)) {
-    throw usageError('BAD_AUDIENCE', `invalid audience ${JSON.stringify(request.aud)}: one non-empty value without spaces`);
-  }
-  if (!request.skipAudienceCheck && agent.audiences && agent.audiences.length > 0 && !agent.audiences.includes(request.aud)) {
-    throw policyError('AUDIENCE_NOT_ALLOWED', `agent "${agent.name}" may not hold tokens for audience "${request.aud}"`, {
+  const aud = resolveAudience(request);
+  if (!request.skipAudienceCheck && agent.audiences && agent.audiences.length > 0 && !agent.audiences.includes(aud)) {
+    throw policyError('AUDIENCE_NOT_ALLOWED', `agent "${agent.name}" may not hold tokens for audience "${aud}"`, {
       hint: `allowed: ${agent.audiences.join(', ')} (change with: agentauth agent update ${agent.name} --aud …)`,
     });
   }
-  const scopes = request.scopes ?? agent.scopes;
+  const scopes = request.scopes ?? defaultScopes(agent);
   for (const scope of scopes) validateScope(scope);
   const uncovered = findUncoveredScopes(agent.scopes, scopes);
   if (uncovered.length > 0) {
@@ -59,11 +62,51 @@ export function checkMintPolicy(request: MintRequest): { scopes: string[]; ttl: 
       hint: `ask for a shorter --ttl, or raise it with: agentauth agent update ${agent.name} --max-ttl …`,
     });
   }
-  return { scopes: [...new Set(scopes)], ttl };
+  return { scopes: [...new Set(scopes)], ttl, aud };
+}
+
+function resolveAudience(request: MintRequest): string {
+  const { agent, aud } = request;
+  if (aud === undefined) {
+    if (agent.audiences?.length === 1) return agent.audiences[0]!;
+    throw usageError('AUDIENCE_REQUIRED', `say which audience the token is for: --aud AUDIENCE`, {
+      hint: agent.audiences?.length ? `agent "${agent.name}" allows: ${agent.audiences.join(', ')}` : `agent "${agent.name}" allows any audience (one allowed audience would make --aud optional)`,
+    });
+  }
+  if (aud.trim() === '' || /\s/.test(aud)) throw usageError('BAD_AUDIENCE', `invalid audience ${JSON.stringify(aud)}: one non-empty value without spaces`);
+  return aud;
+}
+
+/**
+ * Without --scope: the agent's concrete scopes. A wildcard reaches a token
+ * only when asked for by name, so an agent holding only wildcards must be
+ * told which scope it wants (a usage error, not a policy refusal: nothing
+ * beyond the entry was asked for).
+ */
+function defaultScopes(agent: AgentRecord): string[] {
+  const concrete = agent.scopes.filter((scope) => !scope.includes('*'));
+  if (concrete.length === 0) {
+    throw usageError('SCOPE_REQUIRED', `agent "${agent.name}" holds only wildcard scopes (${agent.scopes.join(' ')}), and a token carries a wildcard only when asked for`, {
+      hint: `name the scope: --scope ${agent.scopes[0]!.replace(/\*$/, 'NAME')} (or --scope '${agent.scopes[0]}' for the wildcard itself)`,
+    });
+  }
+  return concrete;
+}
+
+/** The `token.refuse` event's data: who asked, for what, and why it was refused. */
+export function describeMintRefusal(request: MintRequest, error: AgentAuthError): Record<string, unknown> {
+  return {
+    agent: request.agent.name,
+    ...(request.aud !== undefined ? { aud: request.aud } : {}),
+    ...(request.scopes ? { scope: request.scopes.join(' ') } : {}),
+    ...(request.ttlSeconds !== undefined ? { ttl: request.ttlSeconds } : {}),
+    reason: error.code,
+    message: error.message,
+  };
 }
 
 export async function mintToken(request: MintRequest, signer: IssuerSigner): Promise<MintedToken> {
-  const { scopes, ttl } = checkMintPolicy(request);
+  const { scopes, ttl, aud } = checkMintPolicy(request);
   const { agent } = request;
   const iat = Math.floor((request.now ?? new Date()).getTime() / 1000);
   const exp = iat + ttl;
@@ -74,7 +117,7 @@ export async function mintToken(request: MintRequest, signer: IssuerSigner): Pro
     iss: request.issuer,
     sub,
     ...(request.onBehalfOf ? { act: { sub: agentSub } } : {}),
-    aud: request.aud,
+    aud,
     iat,
     nbf: iat,
     exp,
@@ -86,7 +129,7 @@ export async function mintToken(request: MintRequest, signer: IssuerSigner): Pro
     al_name: agent.name,
   };
   const token = await new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ: TOKEN_TYP, kid: signer.kid }).sign(signer.key);
-  return { token, jti, kid: signer.kid, iat, exp, aud: request.aud, sub, scope: scopes };
+  return { token, jti, kid: signer.kid, iat, exp, aud, sub, scope: scopes };
 }
 
 export interface VerifyOptions {
@@ -144,7 +187,7 @@ export function createTokenVerifier(options: VerifyOptions): (token: string) => 
     try {
       result = await jwtVerify(token, getKey, verifyOptions);
     } catch (error) {
-      throw toTokenError(error);
+      throw toTokenError(error, options);
     }
     const claims = result.payload as VerifiedToken['claims'];
     if (typeof claims.aud !== 'string') {
@@ -162,7 +205,7 @@ export function createTokenVerifier(options: VerifyOptions): (token: string) => 
   };
 }
 
-function toTokenError(error: unknown): TokenInvalidError {
+function toTokenError(error: unknown, options: VerifyOptions): TokenInvalidError {
   if (error instanceof TokenInvalidError) return error;
   const code = (error as { code?: string }).code ?? 'ERR_JWT_INVALID';
   const claim = (error as { claim?: string }).claim;
@@ -179,8 +222,15 @@ function toTokenError(error: unknown): TokenInvalidError {
       return new TokenInvalidError('ERR_JWS_INVALID', `this is not a well-formed signed JWT: ${message}`);
     case 'ERR_JWKS_NO_MATCHING_KEY':
       return new TokenInvalidError(code, 'no key in the pinned JWKS has this token\'s kid (retired, rotated away, or another issuer)');
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
+      // Say what was expected and what the token holds: "wrong audience" alone sends people guessing.
+      const held = (error as { payload?: Record<string, unknown> }).payload?.[claim ?? ''];
+      const expected = claim === 'aud' ? options.audience : claim === 'iss' ? options.issuer : undefined;
+      if (expected !== undefined && held !== undefined) {
+        return new TokenInvalidError(code, `claim "${claim}" is ${JSON.stringify(held)}, expected ${JSON.stringify(expected)}`, claim);
+      }
       return new TokenInvalidError(code, `claim "${claim}" is wrong or missing: ${message}`, claim);
+    }
     default:
       return new TokenInvalidError(code.startsWith('ERR_') ? code : 'ERR_JWT_INVALID', message);
   }

@@ -74,7 +74,7 @@ function decodeKey(text: string): Buffer {
   const key = Buffer.from(text, 'base64');
   if (key.length !== KEY_BYTES) {
     throw new AgentAuthError('CORRUPT_KEYSTORE', ExitCode.keystore, `the keystore entry "${entryName.vaultKey}" is not a 256-bit key`, {
-      hint: 'restore the keystore from a backup',
+      hint: 'bring the keystore back from a backup: agentauth restore FILE --force',
     });
   }
   return key;
@@ -121,7 +121,7 @@ export function readVault(file: string): VaultFile {
 }
 
 function corruptVault(file: string, why: string): AgentAuthError {
-  return new AgentAuthError('CORRUPT_VAULT', ExitCode.keystore, `${file} is damaged: ${why}`, { hint: 'restore it from a backup' });
+  return new AgentAuthError('CORRUPT_VAULT', ExitCode.keystore, `${file} is damaged: ${why}`, { hint: 'bring it back from a backup (agentauth restore FILE --force), or move it away and add the secrets again' });
 }
 
 /** Read-modify-write of vault.json under its own lock; written atomically, 0600. */

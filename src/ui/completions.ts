@@ -7,27 +7,68 @@ export type Shell = (typeof SHELLS)[number];
 
 interface Node {
   path: string[];
+  /** Other names of this command (agent rm for agent remove). */
+  aliases: string[];
   description: string;
   subcommands: string[];
   flags: string[];
+  /** Flags that take a value, and what completes it. */
+  values: ValueFlag[];
   /** What the first operand names, when it can be completed from live state. */
   operand: 'agent' | 'secret' | 'shell' | null;
 }
 
+/** A flag's value: names from live state, a fixed list, or anything (the shell offers files). */
+interface ValueFlag {
+  flags: string[];
+  complete: { kind: 'agent' | 'secret' } | { kind: 'choices'; choices: string[] } | { kind: 'any' };
+}
+
 // Operands completed from `agentauth agent list --names` / `secret list --names`.
-const AGENT_OPERAND = new Set(['agent show', 'agent update', 'agent remove', 'token mint', 'grant', 'run']);
+const AGENT_OPERAND = new Set(['agent show', 'agent update', 'agent remove', 'token mint', 'grant']);
 const SECRET_OPERAND = new Set(['secret rm', 'secret rotate']);
+// Flags whose value is an agent's or a secret's name, wherever they appear.
+const AGENT_FLAG = '--agent';
+const SECRET_FLAG = '--secret';
 
 function collectNodes(command: Command, path: string[] = []): Node[] {
   const key = path.join(' ');
+  const visible = command.commands.filter((sub) => !(sub as unknown as { _hidden?: boolean })._hidden);
   const node: Node = {
     path,
+    aliases: command.aliases(),
     description: command.description(),
-    subcommands: command.commands.map((sub) => sub.name()),
+    subcommands: visible.map((sub) => sub.name()),
     flags: [...command.options.flatMap((option) => [option.long, option.short].filter((flag): flag is string => Boolean(flag))), '--help'],
+    values: command.options
+      .filter((option) => option.required || option.optional)
+      .map((option) => ({
+        flags: [option.long, option.short].filter((flag): flag is string => Boolean(flag)),
+        complete:
+          option.long === AGENT_FLAG
+            ? { kind: 'agent' as const }
+            : option.long === SECRET_FLAG
+              ? { kind: 'secret' as const }
+              : option.argChoices
+                ? { kind: 'choices' as const, choices: option.argChoices }
+                : { kind: 'any' as const },
+      })),
     operand: AGENT_OPERAND.has(key) ? 'agent' : SECRET_OPERAND.has(key) ? 'secret' : key === 'completion' ? 'shell' : null,
   };
-  return [node, ...command.commands.flatMap((sub) => collectNodes(sub, [...path, sub.name()]))];
+  return [node, ...visible.flatMap((sub) => collectNodes(sub, [...path, sub.name()]))];
+}
+
+function valueWords(value: ValueFlag): string {
+  switch (value.complete.kind) {
+    case 'agent':
+      return operandWords('agent');
+    case 'secret':
+      return operandWords('secret');
+    case 'choices':
+      return value.complete.choices.join(' ');
+    case 'any':
+      return '';
+  }
 }
 
 export function generateCompletion(program: Command, shell: Shell): string {
@@ -64,7 +105,7 @@ function operandWords(operand: Node['operand']): string {
 function pathLoop(nodes: Node[], first: number, last: string, words: string): string {
   const arms = nodes
     .filter((node) => node.path.length > 0)
-    .map((node) => `      '${node.path.join(' ')}') path="${node.path.join(' ')}" ;;`)
+    .flatMap((node) => [node.path, ...node.aliases.map((alias) => [...node.path.slice(0, -1), alias])].map((words) => `      '${words.join(' ')}') path="${node.path.join(' ')}" ;;`))
     .join('\n');
   return `  # The command path is the leading run of words that name subcommands.
   for ((i = ${first}; i < ${last}; i++)); do
@@ -85,11 +126,19 @@ function generateBash(nodes: Node[]): string {
       return `    '${node.path.join(' ')}') words="${words}"; operand="${operand}" ;;`;
     })
     .join('\n');
+  const valueArms = nodes
+    .flatMap((node) => node.values.map((value) => `    ${value.flags.map((flag) => `'${node.path.join(' ')}|${flag}'`).join('|')}) COMPREPLY=($(compgen -W "${valueWords(value)}" -- "$cur")); return ;;`))
+    .join('\n');
   return `${HEADER}
 _agentauth() {
-  local cur path="" word i words operand
+  local cur prev path="" word i words operand
   cur="\${COMP_WORDS[COMP_CWORD]}"
+  prev="\${COMP_WORDS[COMP_CWORD-1]}"
 ${pathLoop(nodes, 1, 'COMP_CWORD', 'COMP_WORDS')}
+  # The value of a flag: names, choices, or (with -o default) files.
+  case "$path|$prev" in
+${valueArms}
+  esac
   case "$path" in
 ${cases}
     *) words=""; operand="" ;;
@@ -122,12 +171,23 @@ function generateZsh(nodes: Node[]): string {
       operand=(${operand}) ;;`;
     })
     .join('\n');
+  const valueArms = nodes
+    .flatMap((node) =>
+      node.values.map((value) => {
+        const words = valueWords(value);
+        return `    ${value.flags.map((flag) => `'${node.path.join(' ')}|${flag}'`).join('|')}) ${words ? `compadd -- ${words}` : '_files'}; return ;;`;
+      }),
+    )
+    .join('\n');
   return `#compdef agentauth
 ${HEADER}
 _agentauth() {
   local path="" word i
   local -a subs flags operand
 ${pathLoop(nodes, 2, 'CURRENT', 'words')}
+  case "$path|\${words[CURRENT-1]}" in
+${valueArms}
+  esac
   case "$path" in
 ${cases}
   esac
@@ -149,14 +209,18 @@ function generateFish(nodes: Node[]): string {
     const condition =
       node.path.length === 0
         ? `__fish_use_subcommand`
-        : `__fish_seen_subcommand_from ${node.path[node.path.length - 1]}${node.path.length > 1 ? `; and __fish_seen_subcommand_from ${node.path[0]}` : ''}`;
+        : `__fish_seen_subcommand_from ${[node.path[node.path.length - 1], ...node.aliases].join(' ')}${node.path.length > 1 ? `; and __fish_seen_subcommand_from ${node.path[0]}` : ''}`;
     for (const name of node.subcommands) {
       const sub = nodes.find((candidate) => candidate.path.join(' ') === [...node.path, name].join(' '));
       lines.push(`complete -c agentauth -n '${condition}' -a '${name}' -d '${(sub?.description ?? '').replace(/'/g, "\\'")}'`);
     }
     for (const flag of node.flags) {
-      if (flag.startsWith('--')) lines.push(`complete -c agentauth -n '${condition}' -l '${flag.slice(2)}'`);
-      else lines.push(`complete -c agentauth -n '${condition}' -s '${flag.slice(1)}'`);
+      const value = node.values.find((candidate) => candidate.flags.includes(flag));
+      const words = value ? valueWords(value) : '';
+      // -x: the flag takes a value from the list; -r: it takes a value (files).
+      const takes = !value ? '' : words ? ` -x -a "${words.replace(/^\$\(/, '(')}"` : ' -r -F';
+      if (flag.startsWith('--')) lines.push(`complete -c agentauth -n '${condition}' -l '${flag.slice(2)}'${takes}`);
+      else lines.push(`complete -c agentauth -n '${condition}' -s '${flag.slice(1)}'${takes}`);
     }
     const operand = operandWords(node.operand);
     if (operand && node.path.length > 0) lines.push(`complete -c agentauth -n '${condition}' -a "${operand.replace(/^\$\(/, '(')}"`);

@@ -1,17 +1,63 @@
 // Interactive prompts (loaded only on a terminal). Prompts write to stderr so
-// stdout stays data-only.
+// stdout stays data-only, or to the controlling terminal (/dev/tty) when
+// stdin carries data, as ssh and gpg do.
+import { openSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { ReadStream, WriteStream } from 'node:tty';
 import { cancel, confirm, isCancel, password } from '@clack/prompts';
 import { keystoreError } from '../core/errors.js';
 
-export async function promptPassphrase(purpose: 'unlock' | 'create'): Promise<string> {
-  const first = await password({ message: purpose === 'create' ? 'New keystore passphrase' : 'Keystore passphrase', output: process.stderr });
-  if (isCancel(first)) throw cancelled();
+/** Where a prompt reads and writes: this process's stdin and stderr, or the controlling terminal. */
+export interface Terminal {
+  input: Readable;
+  output: Writable;
+  close(): void;
+}
+
+export function standardTerminal(): Terminal {
+  return { input: process.stdin, output: process.stderr, close: () => {} };
+}
+
+/** The controlling terminal, or null when there is none (cron, systemd, a detached session). */
+export function openControllingTerminal(): Terminal | null {
+  let readFd: number;
+  let writeFd: number;
+  try {
+    readFd = openSync('/dev/tty', 'r');
+    writeFd = openSync('/dev/tty', 'w');
+  } catch {
+    return null;
+  }
+  const input = new ReadStream(readFd);
+  const output = new WriteStream(writeFd);
+  return {
+    input,
+    output,
+    close: () => {
+      input.destroy();
+      output.destroy();
+    },
+  };
+}
+
+export async function promptPassphrase(purpose: 'unlock' | 'create', terminal: Terminal = standardTerminal(), what = 'keystore passphrase'): Promise<string> {
+  const io = { input: terminal.input, output: terminal.output };
+  const first = await password({ message: purpose === 'create' ? `New ${what}` : capitalise(what), ...io });
+  if (isCancel(first)) throw cancelled(terminal);
   if (purpose === 'create') {
-    const again = await password({ message: 'Repeat the passphrase', output: process.stderr });
-    if (isCancel(again)) throw cancelled();
+    const again = await password({ message: 'Repeat the passphrase', ...io });
+    if (isCancel(again)) throw cancelled(terminal);
     if (again !== first) throw keystoreError('PASSPHRASE_MISMATCH', 'the two passphrases differ');
   }
   return first;
+}
+
+/** After a wrong passphrase: one more try, saying how many are left after it. */
+export async function promptPassphraseAgain(triesLeft: number, terminal: Terminal = standardTerminal(), what = 'keystore passphrase'): Promise<string> {
+  const after = triesLeft === 0 ? 'last try' : `${triesLeft} more ${triesLeft === 1 ? 'try' : 'tries'} after this one`;
+  const value = await password({ message: `Wrong passphrase. ${capitalise(what)} (${after})`, input: terminal.input, output: terminal.output });
+  if (isCancel(value)) throw cancelled(terminal);
+  return value;
 }
 
 export async function promptSecretValue(name: string): Promise<string> {
@@ -26,7 +72,11 @@ export async function promptConfirm(message: string): Promise<boolean> {
   return answer;
 }
 
-function cancelled() {
-  cancel('Cancelled.');
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function cancelled(terminal?: Terminal) {
+  cancel('Cancelled.', terminal ? { output: terminal.output } : undefined);
   return keystoreError('CANCELLED', 'cancelled at the prompt');
 }

@@ -1,6 +1,7 @@
 // Human renderings for init, status, doctor, keys, agents and tokens.
 import type { AgentRecord, IssuerKeyRecord } from '../core/config.js';
 import { formatDuration } from '../core/duration.js';
+import { plural } from './plural.js';
 import type { Style } from './style.js';
 import { formatTable } from './table.js';
 
@@ -34,6 +35,7 @@ export function renderStatus(
     secrets: number;
     log: { origin: string; path: string };
     files: { path: string; exists: boolean; mode?: string; ok: boolean; fix?: string }[];
+    keystore: { ok: boolean; detail: string; fix?: string };
     sandbox: { available: boolean; mode: string; detail: string; fix?: string };
   },
   style: Style,
@@ -42,7 +44,8 @@ export function renderStatus(
     field(style, 'backend', `${data.backend}: ${data.persistence}`),
     field(style, 'issuer', data.issuer),
     field(style, 'active kid', data.activeKid),
-    field(style, 'counts', `${data.agents} agents, ${data.secrets} secrets, ${data.keys} keys`),
+    field(style, 'counts', `${plural(data.agents, 'agent')}, ${plural(data.secrets, 'secret')}, ${plural(data.keys, 'key')}`),
+    field(style, 'keys', data.keystore.ok ? style.green(data.keystore.detail) : `${style.red(data.keystore.detail)}${data.keystore.fix ? `\n${' '.repeat(14)}fix: ${data.keystore.fix}` : ''}`),
     field(style, 'audit log', `${data.log.path} (${data.log.origin})`),
     field(style, 'sandbox', `${data.sandbox.available ? style.green(data.sandbox.detail) : style.yellow(data.sandbox.detail)}; run.sandbox ${data.sandbox.mode}${data.sandbox.fix ? `; fix: ${data.sandbox.fix}` : ''}`),
     field(style, 'files', ''),
@@ -54,10 +57,20 @@ export function renderStatus(
   return lines.join('\n');
 }
 
-export function renderDoctor(data: { checks: { name: string; ok: boolean; detail: string; fix?: string }[] }, style: Style): string {
+export interface DoctorCheck {
+  name: string;
+  /** info: neither good nor bad, worth knowing (a backend not used, a source not set). */
+  status: 'ok' | 'info' | 'warn' | 'fail';
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+export function renderDoctor(data: { checks: DoctorCheck[] }, style: Style): string {
+  const marks = { ok: style.green('ok  '), info: style.dim('info'), warn: style.yellow('warn'), fail: style.red('FAIL') };
   return data.checks
     .map((check) => {
-      const mark = check.ok ? style.green('ok  ') : style.red('FAIL');
+      const mark = marks[check.status];
       return `${mark} ${check.name}: ${check.detail}${check.fix ? `\n     fix: ${check.fix}` : ''}`;
     })
     .join('\n');

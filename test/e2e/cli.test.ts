@@ -28,9 +28,9 @@ describe('CLI conventions', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stdout).toBe('');
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
-    const missing = await t.run(['token', 'mint', 'x']);
+    const missing = await t.run(['token', 'mint']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/required option '--aud <audience>' not specified/);
+    expect(missing.stderr).toMatch(/missing required argument 'agent'/);
   });
 
   it('errors become one JSON document on stdout with --json', async () => {

@@ -16,6 +16,16 @@ beforeAll(async () => {
 });
 afterAll(() => t.cleanup());
 
+/** What bash offers for `line` (a trailing space: a new, empty word). */
+async function completeBash(line: string): Promise<string[]> {
+  const script = `source ${join(REPO_ROOT, FILES.bash)}
+agentauth() { node ${join(REPO_ROOT, 'bin/agentauth.js')} "$@"; }
+COMP_LINE='${line}'; read -ra COMP_WORDS <<< "$COMP_LINE"; [[ "$COMP_LINE" == *' ' ]] && COMP_WORDS+=('')
+COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _agentauth; printf '%s\\n' "\${COMPREPLY[@]}"`;
+  const r = await execa('bash', ['-c', script], { env: t.env, extendEnv: false });
+  return r.stdout.split('\n').filter(Boolean);
+}
+
 describe('shell completions', () => {
   for (const [shell, file] of Object.entries(FILES)) {
     it(`${file} is what \`agentauth completion ${shell}\` prints (run npm run completions if not)`, async () => {
@@ -26,20 +36,30 @@ describe('shell completions', () => {
   }
 
   it('bash completes commands, flags and agent names', async () => {
-    const complete = async (line: string) => {
-      const script = `source ${join(REPO_ROOT, FILES.bash)}
-agentauth() { node ${join(REPO_ROOT, 'bin/agentauth.js')} "$@"; }
-COMP_LINE='${line}'; read -ra COMP_WORDS <<< "$COMP_LINE"; [[ "$COMP_LINE" == *' ' ]] && COMP_WORDS+=('')
-COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _agentauth; printf '%s\\n' "\${COMPREPLY[@]}"`;
-      const r = await execa('bash', ['-c', script], { env: t.env, extendEnv: false });
-      return r.stdout.split('\n').filter(Boolean);
-    };
+    const complete = completeBash;
     expect(await complete('agentauth to')).toEqual(['token']);
     expect(await complete('agentauth token ')).toEqual(expect.arrayContaining(['mint', 'verify', 'inspect']));
     expect(await complete('agentauth token mint --a')).toEqual(['--aud']);
     expect((await complete('agentauth token mint ')).sort()).toEqual(expect.arrayContaining(['coder', 'home-monitor']));
     expect(await complete('agentauth agent show ho')).toEqual(['home-monitor']);
     expect(await complete('agentauth completion z')).toEqual(['zsh']);
+  });
+
+  it('bash completes the value of a flag: agent names after --agent, choices after --to, never flags', async () => {
+    const complete = async (line: string) => (await completeBash(line)).sort();
+    expect(await complete('agentauth run --agent ')).toEqual(['coder', 'home-monitor']);
+    expect(await complete('agentauth audit replay --agent ho')).toEqual(['home-monitor']);
+    expect(await complete('agentauth migrate --to ')).toEqual(['file', 'keychain']);
+    expect(await complete('agentauth token mint coder --aud ')).toEqual([]);
+    expect(await complete('agentauth agent rm ho')).toEqual(['home-monitor']);
+  });
+
+  it('fish completes agent names after --agent', async (context) => {
+    const probe = await execa('fish', ['--version'], { reject: false });
+    skipWithout(context, probe.exitCode === 0 ? null : 'fish (apt-get install fish)');
+    const script = `function agentauth; node ${join(REPO_ROOT, 'bin/agentauth.js')} $argv; end; source ${join(REPO_ROOT, FILES.fish)}; complete -C 'agentauth run --agent '`;
+    const r = await execa('fish', ['--no-config', '-c', script], { env: t.env, extendEnv: false });
+    expect(r.stdout.split('\n').map((line) => line.split('\t')[0]).filter(Boolean).sort()).toEqual(['coder', 'home-monitor']);
   });
 
   for (const [shell, file, args] of [

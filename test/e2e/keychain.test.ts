@@ -7,19 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempHome, type TempHome } from '../helpers/cli.js';
 import { snapshotDir } from '../helpers/snapshot.js';
+import { findSecretServiceGap } from '../helpers/secret-service.js';
 
-async function secretServiceAnswers(): Promise<string | null> {
-  if (!process.env['DBUS_SESSION_BUS_ADDRESS']) return 'DBUS_SESSION_BUS_ADDRESS is unset (run under .ci/with-keyring.sh)';
-  const probe = await execa('secret-tool', ['search', '--all', 'service', 'agentauth-probe'], { reject: false });
-  if (probe.exitCode === undefined || (probe.failed && probe.exitCode !== 1)) return `secret-tool did not run: ${probe.stderr || probe.message}`;
-  return null;
-}
-
-const skipReason = await secretServiceAnswers();
-if (skipReason) {
-  if (process.env['AGENTAUTH_TEST_SECRET_SERVICE']) throw new Error(`a Secret Service was promised but does not answer: ${skipReason}`);
-  console.warn(`[keychain tests skipped] no Secret Service: ${skipReason}`);
-}
+const skipReason = await findSecretServiceGap('keychain tests');
 
 /** The secret stored for one keychain account, or null (`secret-tool lookup` prints only the secret). */
 async function lookupKeyring(account: string): Promise<string | null> {

@@ -145,7 +145,7 @@ describe('token mint and verify', () => {
     }
   });
 
-  it('mint refuses anything beyond the entry with exit 5, and logs nothing', async () => {
+  it('mint refuses anything beyond the entry with exit 5; only a token.refuse event is written', async () => {
     const cases = [
       [['--scope', 'docker:stop:nginx'], /may not hold "docker:stop:nginx"/],
       [['--scope', 'docker:*'], /may not hold "docker:\*"/],
@@ -157,7 +157,10 @@ describe('token mint and verify', () => {
       expect(r.code, extra.join(' ')).toBe(5);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(message);
-      expect(snapshotDir(t.home)).toEqual(before);
+      const after = snapshotDir(t.home);
+      for (const file of Object.keys(before).filter((name) => !name.startsWith('audit.jsonl'))) expect(after[file], file).toBe(before[file]);
+      const last = JSON.parse(readFileSync(join(t.home, 'audit.jsonl'), 'utf8').trim().split('\n').at(-1)!);
+      expect(last).toMatchObject({ kind: 'token.refuse', data: { agent: 'home-monitor' } });
     }
     const aud = await t.run(['token', 'mint', 'home-monitor', '--aud', 'evil.lan']);
     expect(aud.code).toBe(5);

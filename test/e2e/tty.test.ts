@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, makeTempHome, PASSPHRASE } from '../helpers/cli.js';
 import { skipSuiteWithout } from '../helpers/prerequisites.js';
+import { attachPane } from '../helpers/tmux.js';
 
 const noTmux = skipSuiteWithout('tty tests', (await execa('tmux', ['-V'], { reject: false })).exitCode === 0 ? null : 'tmux (apt-get install tmux)');
 
@@ -16,21 +17,7 @@ afterAll(async () => {
   t.cleanup();
 });
 
-async function screen(): Promise<string> {
-  return (await execa('tmux', ['capture-pane', '-p', '-t', session])).stdout;
-}
-
-async function waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await screen();
-    if (pattern.test(text)) return text;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${pattern}; screen:\n${text}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-const keys = (...k: string[]) => execa('tmux', ['send-keys', '-t', session, ...k]);
+const { waitFor, keys } = attachPane(session);
 
 describe.skipIf(noTmux)('interactive init in a terminal', () => {
   it('offers the file backend, then reads the passphrase twice without echoing it', async () => {

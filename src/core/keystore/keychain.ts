@@ -7,20 +7,21 @@ import type { Keystore } from './types.js';
 
 export const KEYCHAIN_SERVICE = 'agentauth';
 
-type EntryClass = typeof import('@napi-rs/keyring').Entry;
+type KeyringModule = typeof import('@napi-rs/keyring');
+type EntryClass = KeyringModule['Entry'];
 interface EntryOptionsShape {
   linux?: { store: 'secret-service' | 'keyutils' };
 }
 
-let entryClass: EntryClass | null = null;
+let binding: KeyringModule | null = null;
 
 /** Loaded lazily: a missing or broken native binding only disables this backend. */
-function loadEntryClass(): EntryClass {
-  if (entryClass) return entryClass;
+function loadBinding(): KeyringModule {
+  if (binding) return binding;
   try {
     const require = createRequire(import.meta.url);
-    entryClass = (require('@napi-rs/keyring') as typeof import('@napi-rs/keyring')).Entry;
-    return entryClass;
+    binding = require('@napi-rs/keyring') as KeyringModule;
+    return binding;
   } catch (error) {
     throw keystoreError('KEYCHAIN_UNAVAILABLE', `the keychain binding could not be loaded (${(error as Error).message})`, {
       hint: `reinstall agentauth for this platform, or use the file backend: agentauth init --backend file`,
@@ -32,7 +33,7 @@ function loadEntryClass(): EntryClass {
 const ENTRY_OPTIONS: EntryOptionsShape = { linux: { store: 'secret-service' } };
 
 function openEntry(account: string) {
-  const Entry = loadEntryClass();
+  const Entry: EntryClass = loadBinding().Entry;
   return new Entry(KEYCHAIN_SERVICE, account, ENTRY_OPTIONS as never);
 }
 
@@ -81,6 +82,18 @@ export function createKeychainKeystore(installId: string): Keystore {
         for (const name of names) openEntry(account(name)).deleteCredential();
       } catch (error) {
         wrapKeychainError(error);
+      }
+    },
+    async listNames() {
+      const prefix = account('');
+      try {
+        return loadBinding()
+          .findCredentials(KEYCHAIN_SERVICE)
+          .map((credential) => credential.account)
+          .filter((name) => name.startsWith(prefix))
+          .map((name) => name.slice(prefix.length));
+      } catch (error) {
+        return wrapKeychainError(error);
       }
     },
   };

@@ -15,5 +15,8 @@ export function createMemoryKeystore(initial: Record<string, string> = {}): Keys
     async deleteMany(names) {
       for (const name of names) entries.delete(name);
     },
+    async listNames() {
+      return [...entries.keys()];
+    },
   };
 }

@@ -11,10 +11,20 @@ export interface Keystore {
   /** Writes several entries in one go (one re-encryption on the file backend). */
   setMany(entries: Record<string, string>): Promise<void>;
   deleteMany(names: string[]): Promise<void>;
+  /** Every entry this install holds, including ones the config does not record (the gateway's `ca-leaf/*`). */
+  listNames(): Promise<string[]>;
 }
 
 /** Supplies the file backend's passphrase; only called when it is needed. */
-export type PassphraseSource = (purpose: 'unlock' | 'create') => Promise<string>;
+export interface PassphraseSource {
+  (purpose: 'unlock' | 'create'): Promise<string>;
+  /**
+   * Asks again after a wrong passphrase, with the number of tries left after
+   * this one. Only a person at a prompt can answer differently: a source that
+   * read a file or a variable returns undefined.
+   */
+  retry?: (triesLeft: number) => Promise<string | undefined>;
+}
 
 /** Keystore entry names. */
 export const entryName = {
