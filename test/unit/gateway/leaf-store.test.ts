@@ -11,6 +11,7 @@ function memoryKeystore(): Keystore & { entries: Map<string, string> } {
     get: async (name) => entries.get(name) ?? null,
     setMany: async (values) => void Object.entries(values).forEach(([name, value]) => entries.set(name, value)),
     deleteMany: async (names) => void names.forEach((name) => entries.delete(name)),
+    listNames: async () => [...entries.keys()],
   };
 }
 
