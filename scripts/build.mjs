@@ -1,6 +1,15 @@
-// Bundles src/ into dist/ with esbuild. One bundle with code splitting keeps
-// start-up fast (few files to resolve) while dynamic imports stay lazy chunks.
+// Bundles src/ into dist/ with esbuild, in three builds:
+//  - dist/main.cjs: what bin/agentauth.js loads, in ONE CommonJS file with what
+//    it needs to answer `token mint` through a running serve: each extra
+//    module file, and the ES module loader itself, cost start-up time (see
+//    BENCHMARKS.md). It imports the command tree from dist/cli.js when needed.
+//  - dist/cli.js and dist/lib.js: the command tree and the `agentauth` library,
+//    with code splitting, so dynamic imports stay lazy chunks.
+//  - dist/verify.js: the `agentauth/verify` library, for any JavaScript runtime
+//    (jose stays an import; nothing Node-only is bundled), with its type
+//    declarations under dist/types/ emitted by tsc.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -27,17 +36,20 @@ const startupShims = {
     );
   },
 };
+// main.cjs reaches the command tree through `import('./cli.js')`: the other build's entry.
+const commandTreeOutside = {
+  name: 'command-tree-outside',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/cli\.js$/ }, () => ({ path: './cli.js', external: true }));
+  },
+};
 
-await build({
-  entryPoints: { main: 'src/main.ts', lib: 'src/lib.ts' },
-  outdir: 'dist',
+const node = {
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20.19',
   sourcemap: 'linked',
-  chunkNames: 'chunks/[name]-[hash]',
   // Native binding: must be resolved at run time from node_modules.
   external: ['@napi-rs/keyring'],
   // CommonJS dependencies call require() for built-ins; give the ESM bundle one.
@@ -47,5 +59,27 @@ await build({
   logLevel: 'warning',
   // AGENTAUTH_NO_MINIFY=1 keeps names readable in CPU profiles (node --cpu-prof).
   minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
-  plugins: [startupShims],
+};
+
+await Promise.all([
+  build({ ...node, entryPoints: ['src/main.ts'], outfile: 'dist/main.cjs', format: 'cjs', banner: {}, plugins: [commandTreeOutside] }),
+  build({ ...node, entryPoints: { cli: 'src/cli.ts', lib: 'src/lib.ts' }, outdir: 'dist', splitting: true, chunkNames: 'chunks/[name]-[hash]', plugins: [startupShims] }),
+  build({
+    entryPoints: { verify: 'src/verify/index.ts' },
+    outdir: 'dist',
+    bundle: true,
+    format: 'esm',
+    // 'neutral' fails the build if anything Node-only slips in; node:fs is imported lazily for a JWKS file path.
+    platform: 'neutral',
+    target: 'es2022',
+    external: ['jose', 'node:*'],
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  }),
+]);
+
+// Type declarations for agentauth/verify (tsconfig.verify.json: declarations only).
+execFileSync(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.verify.json'], {
+  cwd: fileURLToPath(new URL('..', import.meta.url)),
+  stdio: 'inherit',
 });

@@ -87,6 +87,7 @@ export function renderAgent(agent: AgentRecord, style: Style): string {
     field(style, 'scopes', agent.scopes.join(' ')),
     field(style, 'max ttl', formatDuration(agent.maxTtl)),
     field(style, 'audiences', agent.audiences?.length ? agent.audiences.join(' ') : 'any'),
+    ...(agent.dpop ? [field(style, 'dpop', 'required (tokens only with --dpop-key or --dpop-jkt)')] : []),
     field(
       style,
       'secrets',
@@ -114,6 +115,7 @@ export function renderVerified(
     field(style, 'scope', String(claims['scope'] ?? '')),
     field(style, 'expires', `${new Date(exp * 1000).toISOString()} (${left > 0 ? `in ${formatDuration(left)}` : 'within clock skew'})`),
     field(style, 'jti', String(claims['jti'])),
+    ...(claims['cnf'] ? [field(style, 'dpop jkt', String((claims['cnf'] as { jkt?: unknown }).jkt))] : []),
     field(style, 'kid', data.kid),
   ].join('\n');
 }
