@@ -128,9 +128,9 @@ export function normaliseHtu(value: string): string | null {
 /**
  * Proof ids seen recently. An entry is kept until the proof's iat leaves the
  * accepted window (after which the iat check refuses the proof anyway). At
- * most `size` entries: when full, the oldest goes, so a flood of valid proofs
- * cannot stop the verifier (a proof evicted that way is older than every
- * other in the cache).
+ * most `size` entries: when full, expired ones go, then the oldest, so a flood
+ * of valid proofs cannot stop the verifier (a proof evicted that way is the
+ * oldest in the cache, and only replayable until its iat window closes).
  */
 export interface ReplayCache {
   /** False when `key` was seen and has not expired; otherwise records it until `until` (epoch seconds). */
@@ -145,11 +145,8 @@ export function createReplayCache(size = 10_000): ReplayCache {
       if (known !== undefined && known > now) return false;
       if (known !== undefined) seen.delete(key);
       if (seen.size >= size) {
-        // Expired entries from the oldest end first; if none had expired, the oldest one.
-        for (const [oldKey, expiry] of seen) {
-          if (expiry > now) break;
-          seen.delete(oldKey);
-        }
+        // Expired entries go first; if none had, the oldest one.
+        for (const [oldKey, expiry] of seen) if (expiry <= now) seen.delete(oldKey);
         if (seen.size >= size) seen.delete(seen.keys().next().value as string);
       }
       seen.set(key, until);

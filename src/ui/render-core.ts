@@ -33,6 +33,7 @@ export function renderStatus(
     agents: number;
     secrets: number;
     log: { origin: string; path: string };
+    serve: { socket: string; up: boolean; pid?: number; http?: string | null; note?: string };
     files: { path: string; exists: boolean; mode?: string; ok: boolean; fix?: string }[];
   },
   style: Style,
@@ -43,6 +44,13 @@ export function renderStatus(
     field(style, 'active kid', data.activeKid),
     field(style, 'counts', `${data.agents} agents, ${data.secrets} secrets, ${data.keys} keys`),
     field(style, 'audit log', `${data.log.path} (${data.log.origin})`),
+    field(
+      style,
+      'serve',
+      data.serve.up
+        ? `${style.green('up')} (pid ${data.serve.pid}${data.serve.http ? `, ${data.serve.http}` : ''}) on ${data.serve.socket}`
+        : `${style.dim('not running')} (socket ${data.serve.socket}${data.serve.note ? `: ${data.serve.note}` : ''}); token mint unlocks the keystore itself`,
+    ),
     field(style, 'files', ''),
   ];
   for (const file of data.files) {

@@ -25,7 +25,8 @@ export interface NodeLikeRequest {
   url?: string | undefined;
   originalUrl?: string | undefined;
   headers: Record<string, string | string[] | undefined>;
-  socket?: { encrypted?: boolean } | null;
+  /** Read for `encrypted` (TLS): typed loosely so both node:http and framework sockets fit. */
+  socket?: unknown;
   agent?: AgentIdentity;
 }
 
@@ -90,5 +91,6 @@ function requestUrl(req: NodeLikeRequest, publicOrigin: string | undefined): str
   const path = req.originalUrl ?? req.url ?? '/';
   if (publicOrigin) return `${publicOrigin.replace(/\/+$/, '')}${path}`;
   const host = single(req.headers['host']) ?? 'localhost';
-  return `${req.socket?.encrypted ? 'https' : 'http'}://${host}${path}`;
+  const tls = (req.socket as { encrypted?: boolean } | null | undefined)?.encrypted === true;
+  return `${tls ? 'https' : 'http'}://${host}${path}`;
 }
