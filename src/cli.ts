@@ -153,6 +153,7 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
       .option('--aud <audience...>', 'audiences tokens may name (default: any)')
       .option('--secret <secret...>', 'grant these gateway secrets')
       .option('--description <text>', 'what the agent is for')
+      // Declared before --no-dpop (update): commander takes the default from the first of the pair.
       .option('--dpop', 'require DPoP-bound tokens: a mint without --dpop-key or --dpop-jkt is refused');
   withJson(
     agentFields(
@@ -177,9 +178,8 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .description("change an agent's entry")
         .option('--scope <scope...>', 'replace the scopes')
         .option('--add-scope <scope...>', 'add scopes')
-        .option('--remove-scope <scope...>', 'remove scopes')
-        .option('--no-dpop', 'stop requiring DPoP-bound tokens'),
-    ),
+        .option('--remove-scope <scope...>', 'remove scopes'),
+    ).option('--no-dpop', 'stop requiring DPoP-bound tokens'),
   ).action(act(async (ctx, name, opts) => (await import('./commands/agent.js')).updateAgentCommand(ctx, name as string, opts as never)));
   withJson(agent.command('remove').argument('<name>').description('remove an agent (its tokens stay valid until they expire)')).action(
     act(async (ctx, name) => (await import('./commands/agent.js')).removeAgentCommand(ctx, name as string)),

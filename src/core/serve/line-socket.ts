@@ -141,12 +141,18 @@ async function answer(socket: Socket, line: string, handle: LineHandler): Promis
 }
 
 /**
- * The socket's folder must be ours and closed to others. A folder we create
- * is 0700. An existing one that other users can enter is tightened when it
- * is agentauth's own (named `agentauth…`), otherwise only reported.
+ * The socket's folder must be ours. One we create is 0700; one that exists
+ * and lets other users in is reported, not changed behind the user's back
+ * (the socket itself is 0600 either way).
  */
 function preparePrivateFolder(dir: string, options: LineSocketOptions): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let created = false;
+  try {
+    lstatSync(dir);
+  } catch {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    created = true;
+  }
   const st = lstatSync(dir);
   if (!st.isDirectory()) throw usageError('SOCKET_FOLDER', `${dir} is not a folder`);
   if (options.uid !== null && st.uid !== options.uid) {
@@ -154,10 +160,8 @@ function preparePrivateFolder(dir: string, options: LineSocketOptions): void {
       hint: 'someone else created it first; pass --socket PATH in a folder of your own',
     });
   }
-  if ((st.mode & 0o077) !== 0) {
-    if (/^agentauth/.test(dir.split('/').pop() ?? '')) chmodSync(dir, 0o700);
-    else options.warn(`${dir} can be entered by other users; the socket itself is 0600, but a 0700 folder is safer (chmod 700 '${dir}')`);
-  }
+  if (created) chmodSync(dir, 0o700);
+  else if ((st.mode & 0o077) !== 0) options.warn(`${dir} can be entered by other users; the socket itself is 0600, but a 0700 folder is safer (chmod 700 '${dir}')`);
 }
 
 /** A socket left by a serve that died is removed; a live one is an error; anything else at the path is left alone. */
