@@ -3,7 +3,8 @@
 //   curl -H "Authorization: DPoP $T" -H "DPoP: $(agentauth dpop proof --key K --method GET --url U --token "$T")" U
 import { writeFileSync } from 'node:fs';
 import { ExitCode, notFoundError, usageError, AgentAuthError } from '../core/errors.js';
-import { readPrivateFile } from '../core/fs-safe.js';
+import { dirname, resolve } from 'node:path';
+import { ensurePrivateDir, readPrivateFile } from '../core/fs-safe.js';
 import type { DpopAlgorithm, DpopKey } from '../core/dpop.js';
 import { VerifyError } from '../core/verify-error.js';
 import type { Context } from './context.js';
@@ -14,6 +15,8 @@ export async function keygenCommand(ctx: Context, file: string, opts: { alg?: st
   if (alg !== 'EdDSA' && alg !== 'ES256') throw usageError('BAD_ALG', `unknown --alg ${JSON.stringify(opts.alg)}: use EdDSA (Ed25519, the default) or ES256 (P-256)`);
   const { generateDpopKey } = await import('../core/dpop.js');
   const { privateJwk, jkt } = await generateDpopKey(alg);
+  // A missing folder is created private (~/.config/agentauth/ on a fresh machine).
+  ensurePrivateDir(dirname(resolve(file)));
   try {
     // 'wx': never replaces a file; 0600 from the first byte.
     writeFileSync(file, `${JSON.stringify(privateJwk)}\n`, { flag: 'wx', mode: 0o600 });
