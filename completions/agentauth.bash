@@ -26,6 +26,14 @@ _agentauth() {
       'token mint') path="token mint" ;;
       'token verify') path="token verify" ;;
       'token inspect') path="token inspect" ;;
+      'serve') path="serve" ;;
+      'dpop') path="dpop" ;;
+      'dpop keygen') path="dpop keygen" ;;
+      'dpop proof') path="dpop proof" ;;
+      'config') path="config" ;;
+      'config get') path="config get" ;;
+      'config set') path="config set" ;;
+      'config list') path="config list" ;;
       'completion') path="completion" ;;
       'audit') path="audit" ;;
       'audit verify') path="audit verify" ;;
@@ -46,7 +54,7 @@ _agentauth() {
     esac
   done
   case "$path" in
-    '') words="init status doctor key jwks agent token completion audit secret grant run --version -V --no-color --help"; operand="" ;;
+    '') words="init status doctor key jwks agent token serve dpop config completion audit secret grant run --version -V --no-color --help"; operand="" ;;
     'init') words="--backend --issuer --yes -y --passphrase-file --passphrase-stdin --json --help"; operand="" ;;
     'status') words="--json --help"; operand="" ;;
     'doctor') words="--json --help"; operand="" ;;
@@ -57,15 +65,23 @@ _agentauth() {
     'key jwks') words="--help"; operand="" ;;
     'jwks') words="--help"; operand="" ;;
     'agent') words="add list show update remove --help"; operand="" ;;
-    'agent add') words="--scope --max-ttl --aud --secret --description --json --help"; operand="" ;;
+    'agent add') words="--scope --max-ttl --aud --secret --description --dpop --json --help"; operand="" ;;
     'agent list') words="--names --json --help"; operand="" ;;
     'agent show') words="--json --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
-    'agent update') words="--scope --add-scope --remove-scope --max-ttl --aud --secret --description --json --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
+    'agent update') words="--scope --add-scope --remove-scope --max-ttl --aud --secret --description --dpop --no-dpop --json --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
     'agent remove') words="--json --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
     'token') words="mint verify inspect --help"; operand="" ;;
-    'token mint') words="--aud --scope --ttl --on-behalf-of --passphrase-file --passphrase-stdin --json --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
-    'token verify') words="--jwks --iss --aud --scope --clock-skew --json --help"; operand="" ;;
+    'token mint') words="--aud --scope --ttl --on-behalf-of --dpop-key --dpop-jkt --direct --passphrase-file --passphrase-stdin --json --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
+    'token verify') words="--jwks --iss --aud --scope --clock-skew --dpop-proof --method --url --json --help"; operand="" ;;
     'token inspect') words="--json --help"; operand="" ;;
+    'serve') words="--listen --socket --no-http --idle-lock --passphrase-file --passphrase-stdin --help"; operand="" ;;
+    'dpop') words="keygen proof --help"; operand="" ;;
+    'dpop keygen') words="--alg --json --help"; operand="" ;;
+    'dpop proof') words="--key --method --url --token --json --help"; operand="" ;;
+    'config') words="get set list --help"; operand="" ;;
+    'config get') words="--json --help"; operand="" ;;
+    'config set') words="--json --help"; operand="" ;;
+    'config list') words="--json --help"; operand="" ;;
     'completion') words="--help"; operand="bash zsh fish" ;;
     'audit') words="verify replay prove verify-proof checkpoint vkey tail --help"; operand="" ;;
     'audit verify') words="--vkey --trusted --strict --threads --log --json --help"; operand="" ;;

@@ -49,6 +49,9 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
   const remembered: PassphraseSource = async (purpose) => (passphrase ??= await ask(purpose));
   let latest: Config = initial;
   const holder = await unlockKeys(initial, () => openConfiguredKeystore(latest, ctx.paths, remembered), (kid) => log('key.load', { kid }));
+  // A long-running server on small machines: keep the heap small (see src/core/heap.ts).
+  const { tuneHeapForLongRun } = await import('../core/heap.js');
+  const stopTuning = tuneHeapForLongRun();
 
   const watch = createConfigWatch(ctx.paths, initial, (next, previous) => {
     latest = next;
@@ -93,6 +96,7 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
     } catch (error) {
       await line.close();
       holder.forget();
+      stopTuning();
       throw error;
     }
     httpUrl = urlOf(http.address() as AddressInfo);
@@ -125,6 +129,7 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
   await writer.drain();
   holder.forget();
   passphrase = null;
+  stopTuning();
   log(reason === 'idle-lock' ? 'serve.locked' : 'serve.stop', { reason, ...(reason === 'idle-lock' ? { 'idle-for': flags.idleLock } : {}) });
   return { data: { stopped: reason } };
 }
@@ -146,20 +151,18 @@ export function parseListen(text: string): ListenAddress {
 async function startHttp(ctx: Context, listen: ListenAddress, watch: ReturnType<typeof createConfigWatch>, url: () => string): Promise<Server> {
   let published: Published | null = null;
   let publishedFor: Config | null = null;
-  let publishedBase = '';
   const readCheckpoint = createCheckpointReader(
     () => ctx.paths.auditLog,
     () => watch.lastGood().log.vkey,
   );
   const handler = createHttpHandler({
     documents() {
+      // Rebuilt only when the config changed or a previous key reached its retirement time.
       const config = watch.lastGood();
-      const now = Math.floor(Date.now() / 1000);
-      const base = baseUrlOf(config, url());
-      if (!published || publishedFor !== config || publishedBase !== base || now >= published.validUntil) {
-        published = publishDocuments(config, base, now);
+      const now = Date.now() / 1000;
+      if (!published || publishedFor !== config || now >= published.validUntil) {
+        published = publishDocuments(config, baseUrlOf(config, url()), Math.floor(now));
         publishedFor = config;
-        publishedBase = base;
       }
       return published;
     },

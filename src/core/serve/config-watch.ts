@@ -11,13 +11,20 @@ import type { Paths } from '../paths.js';
 export interface ConfigWatch {
   /** The config as it is on disk now; throws when it cannot be read (a mint must then be refused). */
   current(): Config;
-  /** The last config that could be read (public documents keep being served while config.json is broken). */
+  /**
+   * For public documents: the last config that could be read (they keep being
+   * served while config.json is broken), looked at no more than once a millisecond
+   * (a JWKS server answers tens of thousands of requests a second).
+   */
   lastGood(): Config;
 }
+
+const PUBLIC_RECHECK_MS = 1;
 
 export function createConfigWatch(paths: Paths, initial: Config, onChange: (next: Config, previous: Config) => void = () => {}): ConfigWatch {
   let config = initial;
   let seen = fingerprint(paths.config);
+  let checkedAt = Number.NEGATIVE_INFINITY;
   const current = (): Config => {
     const now = fingerprint(paths.config);
     if (now === seen) return config;
@@ -32,6 +39,9 @@ export function createConfigWatch(paths: Paths, initial: Config, onChange: (next
   return {
     current,
     lastGood() {
+      const now = performance.now();
+      if (now - checkedAt < PUBLIC_RECHECK_MS) return config;
+      checkedAt = now;
       try {
         return current();
       } catch {
@@ -43,8 +53,9 @@ export function createConfigWatch(paths: Paths, initial: Config, onChange: (next
 
 function fingerprint(file: string): string {
   try {
-    const st = statSync(file, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    // Millisecond times with their sub-millisecond fraction: a rename always changes ino or ctime.
+    const st = statSync(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   } catch (error) {
     return `missing:${(error as NodeJS.ErrnoException).code ?? ''}`;
   }

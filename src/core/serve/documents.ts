@@ -10,8 +10,10 @@ export interface PublishedDocument {
   body: Buffer;
   /** Strong validator (RFC 9110 §8.8.3): a hash of the body, quoted. */
   etag: string;
-  contentType: string;
-  cacheControl: string;
+  /** Response headers, built once per document (the JWKS is fetched far more often than it changes). */
+  headers: Record<string, string | number>;
+  /** The same without a body, for a 304. */
+  notModifiedHeaders: Record<string, string | number>;
 }
 
 export interface Published {
@@ -40,5 +42,8 @@ export function publishDocuments(config: Config, baseUrl: string, nowSeconds: nu
 
 export function makeDocument(text: string, contentType: string, cacheControl: string): PublishedDocument {
   const body = Buffer.from(text, 'utf8');
-  return { body, etag: `"${createHash('sha256').update(body).digest('base64url')}"`, contentType, cacheControl };
+  const etag = `"${createHash('sha256').update(body).digest('base64url')}"`;
+  // Public documents: any origin may read them (browser-side verifiers).
+  const common = { 'content-type': contentType, 'cache-control': cacheControl, etag, 'access-control-allow-origin': '*' };
+  return { body, etag, headers: { ...common, 'content-length': body.length }, notModifiedHeaders: common };
 }

@@ -36,19 +36,12 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
 }
 
 function sendDocument(req: IncomingMessage, res: ServerResponse, doc: PublishedDocument): void {
-  const headers = {
-    'content-type': doc.contentType,
-    'cache-control': doc.cacheControl,
-    etag: doc.etag,
-    'access-control-allow-origin': '*',
-    'x-content-type-options': 'nosniff',
-  };
   if (matchesEtag(req.headers['if-none-match'], doc.etag)) {
-    res.writeHead(304, headers);
+    res.writeHead(304, doc.notModifiedHeaders);
     res.end();
     return;
   }
-  res.writeHead(200, { ...headers, 'content-length': doc.body.length });
+  res.writeHead(200, doc.headers);
   res.end(req.method === 'HEAD' ? undefined : doc.body);
 }
 
