@@ -126,7 +126,7 @@ function openKeys(options: VerifierOptions): KeySource | JsonWebKeySet {
     }
     return createRemoteKeySource({ url: text, ...(options.fetch ? { fetch: options.fetch } : {}) });
   }
-  return createFileKeySource(text.startsWith('file:') ? new URL(text).pathname : text);
+  return createFileKeySource(text.startsWith('file:') ? decodeURIComponent(new URL(text).pathname) : text);
 }
 
 function warn(options: VerifierOptions, message: string): void {

@@ -57,11 +57,13 @@ describe('a Pi shell script minting through serve', () => {
   beforeAll(async () => {
     t = await makeInitialisedHome();
     expect((await t.run(['agent', 'add', 'bot', '--scope', 'docker:restart:*', 'email:send', '--aud', 'pack.lan'])).code).toBe(0);
-    // The passphrase comes from a FIFO whose writer counts how often it was read:
-    // one serve unlock is one read; any mint that unlocked by itself would be another.
+    // The passphrase comes from a FIFO that is written exactly once. serve's
+    // unlock reads it; anything that tried to read it again (a mint that
+    // unlocked by itself, serve re-reading for a rotated key) would block, as
+    // nobody writes a second time, and fail on its timeout.
     const fifo = join(t.dir, 'passphrase.fifo');
     await execa('mkfifo', ['-m', '600', fifo]);
-    writer = execa('bash', ['-c', `n=0; while true; do printf '%s\\n' "$PASS" > "${fifo}"; n=$((n+1)); echo "$n" > "${join(t.dir, 'reads')}"; done`], {
+    writer = execa('sh', ['-c', `printf '%s\\n' "$PASS" > "${fifo}" && echo once > "${join(t.dir, 'reads')}"`], {
       env: { PASS: PASSPHRASE, PATH: process.env['PATH'] },
       extendEnv: false,
       reject: false,
@@ -75,22 +77,23 @@ describe('a Pi shell script minting through serve', () => {
     t?.cleanup();
   });
 
-  const reads = () => readFileSync(join(t.dir, 'reads'), 'utf8').trim();
+  /** 'once' when the single write was taken (by serve's unlock) and the writer is gone. */
+  const reads = () => (writer.exitCode === 0 ? readFileSync(join(t.dir, 'reads'), 'utf8').trim() : `writer still waiting (${writer.exitCode})`);
 
   it('50 token mint calls in a shell loop go through the socket; the passphrase is read once', async () => {
     const out = join(t.dir, 'tokens');
     const refusedErr = join(t.dir, 'refused.err');
     const script = `set -e
-for i in $(seq 50); do node "${BIN}" token mint bot --aud pack.lan --scope docker:restart:nginx >> "${out}"; done
+for i in $(seq 50); do timeout 30 node "${BIN}" token mint bot --aud pack.lan --scope docker:restart:nginx >> "${out}"; done
 set +e
-node "${BIN}" token mint bot --aud pack.lan --scope docker:stop:nginx 2> "${refusedErr}"; echo "refused=$?"`;
+timeout 30 node "${BIN}" token mint bot --aud pack.lan --scope docker:stop:nginx 2> "${refusedErr}"; echo "refused=$?"`;
     const started = Date.now();
     const loop = await execa('bash', ['-c', script], { env: fifoEnv, extendEnv: false, reject: false, timeout: 120_000 });
     const seconds = (Date.now() - started) / 1000;
     expect(loop.exitCode, loop.stderr).toBe(0);
     expect(loop.stdout.trim()).toBe('refused=5');
     expect(readFileSync(refusedErr, 'utf8')).toBe('error: agent "bot" may not hold "docker:stop:nginx"\n  hint: its entry allows: docker:restart:* email:send\n');
-    expect(reads()).toBe('1');
+    expect(reads()).toBe('once');
     tokens.push(...readFileSync(out, 'utf8').trim().split('\n'));
     expect(tokens).toHaveLength(50);
     expect(serve.log().match(/ token\.mint /g)).toHaveLength(50);
@@ -128,7 +131,7 @@ node "${BIN}" token mint bot --aud pack.lan --scope docker:stop:nginx 2> "${refu
     expect(unbound.stderr).toMatch(/may only hold DPoP-bound tokens/);
     const noAgent = await runAgentauth(['token', 'mint', 'ghost', '--aud', 'x'], fifoEnv);
     expect(noAgent.code).toBe(3);
-    expect(reads()).toBe('1');
+    expect(reads()).toBe('once');
   });
 
   it('key rotate is served and used for minting without a restart, and without asking for the passphrase again', async () => {
@@ -145,7 +148,7 @@ node "${BIN}" token mint bot --aud pack.lan --scope docker:stop:nginx 2> "${refu
     expect(minted.code, minted.stderr).toBe(0);
     expect(decode(minted.stdout.trim(), 0).kid).toBe(newKid);
     expect(serve.log()).toContain(`key.load kid=${newKid}`);
-    expect(reads()).toBe('1');
+    expect(reads()).toBe('once');
   });
 
   it('status shows the serve', async () => {
@@ -201,6 +204,32 @@ describe('the mint socket', () => {
     const minted = await ask(serve.socket, '{"op":"mint","agent":"bot","aud":"x","ttl":"5m"}\n');
     expect(minted).toMatchObject({ ok: true, aud: 'x', scope: 'a:b' });
     expect(Object.keys(minted as object)).toEqual(['ok', 'token', 'jti', 'kid', 'exp', 'scope', 'aud']);
+  });
+
+  it('concurrent mints are all answered, and an answer means the event is on disk, even across kill -9', async () => {
+    const before = readFileSync(join(t.home, 'audit.jsonl'), 'utf8').trim().split('\n').length;
+    const answers = await Promise.all(Array.from({ length: 30 }, () => ask(serve.socket, '{"op":"mint","agent":"bot","aud":"x"}\n')));
+    expect(answers.every((answer) => typeof answer === 'object' && answer['ok'] === true)).toBe(true);
+    const lines = readFileSync(join(t.home, 'audit.jsonl'), 'utf8').trim().split('\n');
+    const logged = new Set(lines.map((line) => JSON.parse(line)).filter((event) => event.kind === 'token.mint').map((event) => event.data.jti));
+    for (const answer of answers) expect(logged.has((answer as { jti: string }).jti)).toBe(true);
+    expect(lines.length).toBe(before + 30);
+
+    // A serve killed while mints are in flight: whatever it answered is in the log.
+    const victim = await startServe(t.env, ['--no-http', '--socket', join(t.dir, 'k.sock')]);
+    const inFlight = Array.from({ length: 40 }, (_, i) =>
+      new Promise<unknown>((resolve) => setTimeout(resolve, i * 2)).then(() => ask(join(t.dir, 'k.sock'), '{"op":"mint","agent":"bot","aud":"x"}\n').catch(() => 'refused')),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    victim.child.kill('SIGKILL');
+    const settled = await Promise.all(inFlight);
+    const answered = settled.filter((answer): answer is { ok: true; jti: string } => typeof answer === 'object' && answer !== null && (answer as { ok?: unknown }).ok === true);
+    const after = new Set(readFileSync(join(t.home, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).filter((event) => event.kind === 'token.mint').map((event) => event.data.jti));
+    for (const answer of answered) expect(after.has(answer.jti)).toBe(true);
+    // The next append (this mint) repairs anything half-written; the log verifies.
+    expect((await t.run(['token', 'mint', 'bot', '--aud', 'x', '--direct'])).code).toBe(0);
+    const verify = await t.run(['audit', 'verify', '--json']);
+    expect(verify.code, verify.stdout).toBe(0);
   });
 
   it('a second serve on the same socket is refused; a socket left by a killed serve is replaced', async () => {
