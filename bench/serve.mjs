@@ -1,11 +1,10 @@
-// agentauth serve, against its peers in the same run:
-//  - `token mint` answered by a running serve, whole process, against
-//    `node -e 0` and a direct mint (file backend), interleaved runs;
+// agentauth serve, against its peers in the same run (the whole-process
+// `token mint` through serve is a row of bench/startup.mjs):
 //  - a shell loop of 100 mints through serve (the Pi script of issue 12);
 //  - GET /.well-known/jwks.json with 32 keep-alive connections, against a
 //    minimal node:http server returning the same bytes (interleaved rounds,
 //    ratio = median of each round's ratio).
-// Usage: node bench/serve.mjs [--runs N] [--rounds N] [--seconds N]   (prints markdown)
+// Usage: node bench/serve.mjs [--rounds N] [--seconds N]   (prints markdown)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,10 +13,8 @@ import { join, resolve } from 'node:path';
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/agentauth.js');
 const arg = (name, fallback) => Number(process.argv[process.argv.indexOf(name) + 1]) || fallback;
-const runs = arg('--runs', 40);
 const rounds = arg('--rounds', 3);
 const seconds = arg('--seconds', 5);
-const hasTime = spawnSync('/usr/bin/time', ['-f', '%M', 'true']).status === 0;
 
 const dir = mkdtempSync(join(tmpdir(), 'agentauth-bench-serve-'));
 const passFile = join(dir, 'pass');
@@ -41,27 +38,6 @@ const url = await new Promise((resolvePromise, reject) => {
     if (serve.exitCode !== null) reject(new Error(`serve exited: ${serveLog}`));
   }, 20);
 });
-
-// --- token mint, whole process --------------------------------------------------------------
-const cases = [
-  { name: 'node -e 0 (baseline)', args: ['-e', '0'] },
-  { name: 'agentauth token mint, answered by serve', args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan'] },
-  { name: 'agentauth token mint --direct (file backend: unlock + mint)', args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan', '--direct'] },
-];
-function runOnce(c) {
-  const start = process.hrtime.bigint();
-  const r = hasTime ? spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, ...c.args], { env, encoding: 'utf8' }) : spawnSync(process.execPath, c.args, { env, encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (r.status !== 0) throw new Error(`${c.name} failed: ${r.stderr}`);
-  return { ms, rssKb: hasTime ? Number(r.stderr.trim().split('\n').pop()) : NaN };
-}
-for (const c of cases) runOnce(c);
-const samples = new Map(cases.map((c) => [c.name, []]));
-for (let i = 0; i < runs; i++) for (const c of cases) samples.get(c.name).push(runOnce(c));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const base = median(samples.get(cases[0].name).map((s) => s.ms));
-// Ratio per run pair as well: the machine's speed drifts within a run.
-const pairRatio = median(samples.get(cases[1].name).map((s, i) => s.ms / samples.get(cases[0].name)[i].ms));
 
 // --- 100 mints in a shell loop ----------------------------------------------------------------
 const loopStart = performance.now();
@@ -97,16 +73,7 @@ await new Promise((resolvePromise) => serve.once('exit', resolvePromise));
 
 // --- report -------------------------------------------------------------------------------------
 console.log(`### agentauth serve (Node ${process.versions.node})\n`);
-console.log(`\`token mint\`, whole process, ${runs} interleaved runs each:\n`);
-console.log('| command | median ms | ratio to node -e 0 | peak RSS MiB |');
-console.log('|---|---|---|---|');
-for (const c of cases) {
-  const s = samples.get(c.name);
-  const ms = median(s.map((x) => x.ms));
-  const rss = Math.max(...s.map((x) => x.rssKb)) / 1024;
-  console.log(`| ${c.name} | ${ms.toFixed(1)} | ${(ms / base).toFixed(2)}× | ${Number.isNaN(rss) ? 'n/a' : rss.toFixed(1)} |`);
-}
-console.log(`\nMint through serve ÷ node -e 0, median of the per-run ratios: ${pairRatio.toFixed(2)}× (target ≤ 1.3×, peak RSS ≤ 50 MiB).`);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`100 \`token mint\` in a bash loop through serve: ${loopSeconds.toFixed(2)} s (target: well under 10 s).\n`);
 console.log(`GET /.well-known/jwks.json, 32 keep-alive connections, ${seconds} s per peer after 1 s warm-up, ${rounds} interleaved rounds (ratio: median of each round's):\n`);
 console.log('| server | req/s (median) | req/s per round | p50 ms | p99 ms | CPU µs/req | RSS MiB (sampled peak) |');

@@ -5,20 +5,17 @@
 // --dpop-key, a typo) goes to the full command, which gives the same answer
 // or the same error. Output and exit codes are those of a direct mint.
 import { SCHEMA_VERSION } from './commands/result.js';
-import { callServe, answerToError } from './core/serve/client.js';
+import { callServe, mintRequest, readMintAnswer } from './core/serve/client.js';
 import { resolveSocketPath } from './core/serve/socket-path.js';
 
+import type { MintCall } from './core/mint.js';
+
 export interface FastMintArgs {
-  agent: string;
-  aud: string;
-  scope?: string[];
-  ttl?: string;
-  onBehalfOf?: string;
-  dpopJkt?: string;
+  call: MintCall;
   json: boolean;
 }
 
-const VALUE_FLAGS: Record<string, keyof FastMintArgs | null> = {
+const VALUE_FLAGS: Record<string, 'aud' | 'ttl' | 'onBehalfOf' | 'dpopJkt' | null> = {
   '--aud': 'aud',
   '--ttl': 'ttl',
   '--on-behalf-of': 'onBehalfOf',
@@ -30,7 +27,8 @@ const BOOLEAN_FLAGS = new Set(['--json', '--no-color', '--passphrase-stdin']);
 
 /** `token mint` argv (after `token mint`) as commander would read it, or null when it is anything unusual. */
 export function parseFastMint(rest: readonly string[]): FastMintArgs | null {
-  const args: Partial<FastMintArgs> & { json: boolean } = { json: false };
+  const call: Partial<MintCall> = {};
+  let json = false;
   let agent: string | undefined;
   for (let i = 0; i < rest.length; i += 1) {
     const word = rest[i]!;
@@ -43,7 +41,7 @@ export function parseFastMint(rest: readonly string[]): FastMintArgs | null {
     const flag = eq === -1 ? word : word.slice(0, eq);
     const inline = eq === -1 ? undefined : word.slice(eq + 1);
     if (BOOLEAN_FLAGS.has(flag) && inline === undefined) {
-      if (flag === '--json') args.json = true;
+      if (flag === '--json') json = true;
       continue;
     }
     if (flag in VALUE_FLAGS) {
@@ -51,7 +49,7 @@ export function parseFastMint(rest: readonly string[]): FastMintArgs | null {
       const value = inline ?? rest[++i];
       if (value === undefined) return null;
       const key = VALUE_FLAGS[flag];
-      if (key) (args as Record<string, unknown>)[key] = value;
+      if (key) call[key] = value;
       continue;
     }
     if (flag === '--scope') {
@@ -60,13 +58,13 @@ export function parseFastMint(rest: readonly string[]): FastMintArgs | null {
       const scopes = [first];
       // Variadic: later words up to the next flag, unless the value was given inline.
       if (inline === undefined) while (i + 1 < rest.length && !rest[i + 1]!.startsWith('-')) scopes.push(rest[++i]!);
-      args.scope = [...(args.scope ?? []), ...scopes];
+      call.scopes = [...(call.scopes ?? []), ...scopes];
       continue;
     }
     return null;
   }
-  if (agent === undefined || args.aud === undefined) return null;
-  return { ...args, agent, aud: args.aud };
+  if (agent === undefined || call.aud === undefined) return null;
+  return { call: { ...call, agent, aud: call.aud }, json };
 }
 
 /**
@@ -77,22 +75,11 @@ export async function tryFastMint(argv: readonly string[], env: Record<string, s
   const args = parseFastMint(argv.slice(2));
   if (!args) return undefined;
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;
-  const request = {
-    op: 'mint',
-    agent: args.agent,
-    aud: args.aud,
-    ...(args.scope ? { scope: args.scope } : {}),
-    ...(args.ttl !== undefined ? { ttl: args.ttl } : {}),
-    ...(args.onBehalfOf !== undefined ? { onBehalfOf: args.onBehalfOf } : {}),
-    ...(args.dpopJkt !== undefined ? { dpopJkt: args.dpopJkt } : {}),
-  };
-  const result = await callServe(resolveSocketPath(env, uid), request, { uid });
+  const result = await callServe(resolveSocketPath(env, uid), mintRequest(args.call), { uid });
   // Nothing listening (or a socket that is not ours, which the full command explains): mint directly.
   if (!result.answered) return undefined;
-  const { answer } = result;
-  if (answer['ok'] !== true) throw answerToError(answer);
-  const data = { token: answer['token'], jti: answer['jti'], kid: answer['kid'], exp: answer['exp'], scope: answer['scope'], aud: answer['aud'] };
-  process.stdout.write(args.json ? `${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...data })}\n` : `${String(data.token)}\n`);
+  const data = readMintAnswer(result.answer);
+  process.stdout.write(args.json ? `${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...data })}\n` : `${data.token}\n`);
   return 0;
 }
 

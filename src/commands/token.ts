@@ -10,7 +10,7 @@ import { buildJwks, loadActiveSigner } from '../core/issuer.js';
 import type { JsonWebKeySet, KeySource } from '../core/key-source.js';
 import type { Keystore } from '../core/keystore/index.js';
 import { mintAndRecord, type MintAnswer, type MintCall } from '../core/mint.js';
-import { answerToError, callServe } from '../core/serve/client.js';
+import { callServe, mintRequest, readMintAnswer } from '../core/serve/client.js';
 import { resolveSocketPath } from '../core/serve/socket-path.js';
 import { decodeUnverified } from '../core/tokens.js';
 import { VerifyError } from '../core/verify-error.js';
@@ -58,32 +58,19 @@ export async function mintTokenCommand(ctx: Context, agentName: string, flags: M
 }
 
 function mintResult(answer: MintAnswer): CommandResult {
-  const data = { token: answer.token, jti: answer.jti, kid: answer.kid, exp: answer.exp, scope: answer.scope, aud: answer.aud };
-  return { data, render: () => answer.token };
+  return { data: { ...answer }, render: () => answer.token };
 }
 
 /** The answer of a running serve, or null when none of ours listens (then the caller mints itself). */
 async function mintThroughServe(ctx: Context, call: MintCall): Promise<MintAnswer | null> {
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;
   const path = resolveSocketPath(ctx.env, uid);
-  const result = await callServe(path, { op: 'mint', ...toWire(call) }, { uid });
+  const result = await callServe(path, mintRequest(call), { uid });
   if (!result.answered) {
     if (result.foreignOwner !== undefined) ctx.warn(`ignoring the serve socket ${path}: it belongs to uid ${result.foreignOwner}, not to you; minting directly`);
     return null;
   }
-  if (result.answer['ok'] !== true) throw answerToError(result.answer);
-  return result.answer as unknown as MintAnswer;
-}
-
-function toWire(call: MintCall): Record<string, unknown> {
-  return {
-    agent: call.agent,
-    aud: call.aud,
-    ...(call.scopes ? { scope: call.scopes } : {}),
-    ...(call.ttl !== undefined ? { ttl: call.ttl } : {}),
-    ...(call.onBehalfOf !== undefined ? { onBehalfOf: call.onBehalfOf } : {}),
-    ...(call.dpopJkt !== undefined ? { dpopJkt: call.dpopJkt } : {}),
-  };
+  return readMintAnswer(result.answer);
 }
 
 async function readDpopThumbprint(file: string): Promise<string> {

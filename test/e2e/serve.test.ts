@@ -47,6 +47,21 @@ function ask(socket: string, line: string): Promise<Record<string, unknown> | st
   });
 }
 
+/** A fresh initialised home with agent bot, and a serve on it, for one describe block. */
+function servedHome(): { t: TempHome; serve: RunningServe } {
+  const home = {} as { t: TempHome; serve: RunningServe };
+  beforeAll(async () => {
+    home.t = await makeInitialisedHome();
+    await home.t.run(['agent', 'add', 'bot', '--scope', 'a:b']);
+    home.serve = await startServe(home.t.env);
+  });
+  afterAll(async () => {
+    await home.serve?.stop();
+    home.t?.cleanup();
+  });
+  return home;
+}
+
 describe('a Pi shell script minting through serve', () => {
   let t: TempHome;
   let serve: RunningServe;
@@ -158,29 +173,19 @@ timeout 30 node "${BIN}" token mint bot --aud pack.lan --scope docker:stop:nginx
 });
 
 describe('the mint socket', () => {
-  let t: TempHome;
-  let serve: RunningServe;
-  beforeAll(async () => {
-    t = await makeInitialisedHome();
-    await t.run(['agent', 'add', 'bot', '--scope', 'a:b']);
-    serve = await startServe(t.env);
-  });
-  afterAll(async () => {
-    await serve?.stop();
-    t?.cleanup();
-  });
+  const home = servedHome();
 
   it('is 0600 in a 0700 folder; another uid gets EACCES', async (context) => {
-    const socket = join(t.home, 'serve.sock');
-    expect(serve.socket).toBe(socket);
+    const socket = join(home.t.home, 'serve.sock');
+    expect(home.serve.socket).toBe(socket);
     expect(statSync(socket).isSocket()).toBe(true);
     expect(statSync(socket).mode & 0o777).toBe(0o600);
-    expect(statSync(t.home).mode & 0o777).toBe(0o700);
+    expect(statSync(home.t.home).mode & 0o777).toBe(0o700);
     skipWithout(context, isRoot ? null : 'root, to switch to the nobody user with setpriv');
     // A second serve whose socket sits in a folder everyone may enter: the socket's own mode must hold.
     const open = mkdtempSync(join(tmpdir(), 'agentauth-open-'));
     chmodSync(open, 0o755);
-    const exposed = await startServe(t.env, ['--no-http', '--socket', join(open, 's.sock')]);
+    const exposed = await startServe(home.t.env, ['--no-http', '--socket', join(open, 's.sock')]);
     try {
       expect(exposed.log()).toMatch(/serve\.warning .*can be entered by other users/);
       expect(statSync(join(open, 's.sock')).mode & 0o777).toBe(0o600);
@@ -195,58 +200,58 @@ describe('the mint socket', () => {
   });
 
   it('answers garbage with a usage error, drops oversized lines, and keeps serving', async () => {
-    expect(await ask(serve.socket, 'not json\n')).toMatchObject({ ok: false, code: 'BAD_REQUEST', exit: 2 });
-    expect(await ask(serve.socket, '{"op":"delete-everything"}\n')).toMatchObject({ ok: false, code: 'BAD_REQUEST', exit: 2 });
-    expect(await ask(serve.socket, '{"op":"mint","agent":"bot","aud":["a","b"]}\n')).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
-    expect(await ask(serve.socket, `{"op":"mint","agent":"${'x'.repeat(70_000)}"`)).toMatchObject({ ok: false, code: 'REQUEST_TOO_LARGE' });
-    expect(await ask(serve.socket, '{"op":"mint","agent":"../../etc","aud":"x"}\n')).toMatchObject({ ok: false, code: 'BAD_NAME', exit: 2 });
-    expect(await ask(serve.socket, '{"op":"ping"}\n')).toMatchObject({ ok: true, pid: serve.child.pid });
-    const minted = await ask(serve.socket, '{"op":"mint","agent":"bot","aud":"x","ttl":"5m"}\n');
+    expect(await ask(home.serve.socket, 'not json\n')).toMatchObject({ ok: false, code: 'BAD_REQUEST', exit: 2 });
+    expect(await ask(home.serve.socket, '{"op":"delete-everything"}\n')).toMatchObject({ ok: false, code: 'BAD_REQUEST', exit: 2 });
+    expect(await ask(home.serve.socket, '{"op":"mint","agent":"bot","aud":["a","b"]}\n')).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+    expect(await ask(home.serve.socket, `{"op":"mint","agent":"${'x'.repeat(70_000)}"`)).toMatchObject({ ok: false, code: 'REQUEST_TOO_LARGE' });
+    expect(await ask(home.serve.socket, '{"op":"mint","agent":"../../etc","aud":"x"}\n')).toMatchObject({ ok: false, code: 'BAD_NAME', exit: 2 });
+    expect(await ask(home.serve.socket, '{"op":"ping"}\n')).toMatchObject({ ok: true, pid: home.serve.child.pid });
+    const minted = await ask(home.serve.socket, '{"op":"mint","agent":"bot","aud":"x","ttl":"5m"}\n');
     expect(minted).toMatchObject({ ok: true, aud: 'x', scope: 'a:b' });
     expect(Object.keys(minted as object)).toEqual(['ok', 'token', 'jti', 'kid', 'exp', 'scope', 'aud']);
   });
 
   it('concurrent mints are all answered, and an answer means the event is on disk, even across kill -9', async () => {
-    const before = readFileSync(join(t.home, 'audit.jsonl'), 'utf8').trim().split('\n').length;
-    const answers = await Promise.all(Array.from({ length: 30 }, () => ask(serve.socket, '{"op":"mint","agent":"bot","aud":"x"}\n')));
+    const before = readFileSync(join(home.t.home, 'audit.jsonl'), 'utf8').trim().split('\n').length;
+    const answers = await Promise.all(Array.from({ length: 30 }, () => ask(home.serve.socket, '{"op":"mint","agent":"bot","aud":"x"}\n')));
     expect(answers.every((answer) => typeof answer === 'object' && answer['ok'] === true)).toBe(true);
-    const lines = readFileSync(join(t.home, 'audit.jsonl'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(home.t.home, 'audit.jsonl'), 'utf8').trim().split('\n');
     const logged = new Set(lines.map((line) => JSON.parse(line)).filter((event) => event.kind === 'token.mint').map((event) => event.data.jti));
     for (const answer of answers) expect(logged.has((answer as { jti: string }).jti)).toBe(true);
     expect(lines.length).toBe(before + 30);
 
     // A serve killed while mints are in flight: whatever it answered is in the log.
-    const victim = await startServe(t.env, ['--no-http', '--socket', join(t.dir, 'k.sock')]);
+    const victim = await startServe(home.t.env, ['--no-http', '--socket', join(home.t.dir, 'k.sock')]);
     const inFlight = Array.from({ length: 40 }, (_, i) =>
-      new Promise<unknown>((resolve) => setTimeout(resolve, i * 2)).then(() => ask(join(t.dir, 'k.sock'), '{"op":"mint","agent":"bot","aud":"x"}\n').catch(() => 'refused')),
+      new Promise<unknown>((resolve) => setTimeout(resolve, i * 2)).then(() => ask(join(home.t.dir, 'k.sock'), '{"op":"mint","agent":"bot","aud":"x"}\n').catch(() => 'refused')),
     );
     await new Promise((resolve) => setTimeout(resolve, 30));
     victim.child.kill('SIGKILL');
     const settled = await Promise.all(inFlight);
     const answered = settled.filter((answer): answer is { ok: true; jti: string } => typeof answer === 'object' && answer !== null && (answer as { ok?: unknown }).ok === true);
-    const after = new Set(readFileSync(join(t.home, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).filter((event) => event.kind === 'token.mint').map((event) => event.data.jti));
+    const after = new Set(readFileSync(join(home.t.home, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).filter((event) => event.kind === 'token.mint').map((event) => event.data.jti));
     for (const answer of answered) expect(after.has(answer.jti)).toBe(true);
     // The next append (this mint) repairs anything half-written; the log verifies.
-    expect((await t.run(['token', 'mint', 'bot', '--aud', 'x', '--direct'])).code).toBe(0);
-    const verify = await t.run(['audit', 'verify', '--json']);
+    expect((await home.t.run(['token', 'mint', 'bot', '--aud', 'x', '--direct'])).code).toBe(0);
+    const verify = await home.t.run(['audit', 'verify', '--json']);
     expect(verify.code, verify.stdout).toBe(0);
   });
 
   it('a second serve on the same socket is refused; a socket left by a killed serve is replaced', async () => {
-    const second = await runAgentauth(['serve', '--no-http'], t.env);
+    const second = await runAgentauth(['serve', '--no-http'], home.t.env);
     expect(second.code).toBe(2);
     expect(second.stderr).toMatch(/another agentauth serve is already listening/);
-    const victim = await startServe(t.env, ['--no-http', '--socket', join(t.dir, 'v.sock')]);
+    const victim = await startServe(home.t.env, ['--no-http', '--socket', join(home.t.dir, 'v.sock')]);
     victim.child.kill('SIGKILL');
     await victim.exited;
-    expect(existsSync(join(t.dir, 'v.sock'))).toBe(true);
+    expect(existsSync(join(home.t.dir, 'v.sock'))).toBe(true);
     // token mint finds nobody there and unlocks by itself.
-    const direct = await runAgentauth(['token', 'mint', 'bot', '--aud', 'x'], { ...t.env, AGENTAUTH_SOCK: join(t.dir, 'v.sock') });
+    const direct = await runAgentauth(['token', 'mint', 'bot', '--aud', 'x'], { ...home.t.env, AGENTAUTH_SOCK: join(home.t.dir, 'v.sock') });
     expect(direct.code, direct.stderr).toBe(0);
-    const again = await startServe(t.env, ['--no-http', '--socket', join(t.dir, 'v.sock')]);
+    const again = await startServe(home.t.env, ['--no-http', '--socket', join(home.t.dir, 'v.sock')]);
     expect(await again.stop('SIGINT')).toBe(0);
     expect(again.log()).toMatch(/serve\.stop reason=SIGINT/);
-    expect(existsSync(join(t.dir, 'v.sock'))).toBe(false);
+    expect(existsSync(join(home.t.dir, 'v.sock'))).toBe(false);
   });
 
   it('a socket that belongs to another user is never used: token mint says so and mints directly', async (context) => {
@@ -258,7 +263,7 @@ describe('the mint socket', () => {
       'import os,socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\nos.chmod(sys.argv[1],0o777)\ns.listen()\nprint("ready")\ns.settimeout(5)\ntry:\n c,_=s.accept(); print("got", c.recv(100))\nexcept OSError: print("nothing")', path], { reject: false });
     try {
       await new Promise<void>((resolve) => fake.stdout!.on('data', (chunk) => String(chunk).includes('ready') && resolve()));
-      const mint = await runAgentauth(['token', 'mint', 'bot', '--aud', 'x'], { ...t.env, AGENTAUTH_SOCK: path });
+      const mint = await runAgentauth(['token', 'mint', 'bot', '--aud', 'x'], { ...home.t.env, AGENTAUTH_SOCK: path });
       expect(mint.code, mint.stderr).toBe(0);
       expect(mint.stderr).toMatch(/ignoring the serve socket .*belongs to uid 65534/);
       expect((await fake).stdout).toContain('nothing');
@@ -280,8 +285,8 @@ describe('token mint with and without serve', () => {
         json: await t.run(['token', 'mint', 'bot', '--aud', 'x', '--scope', 'a:1', 'b:c', '--ttl', '10m', '--on-behalf-of', 'alice', '--json']),
         refused: await t.run(['token', 'mint', 'bot', '--aud', 'x', '--scope', 'z:z', '--json']),
         badTtl: await t.run(['token', 'mint', 'bot', '--aud', 'x', '--ttl', '2w']),
-        // Flags the fast path does not read go through the full command (and still through serve).
-        verbose: await t.run(['token', 'mint', 'bot', '--aud', 'x', '--no-color', '--scope=a:2']),
+        // Argv the fast path leaves to the full command ('--') still goes through serve.
+        verbose: await t.run(['token', 'mint', '--aud', 'x', 'bot', '--scope', 'a:2', '--']),
       });
       const through = await scenario();
       expect(serve.log().match(/ token\.mint /g)).toHaveLength(3);
@@ -318,91 +323,81 @@ describe('token mint with and without serve', () => {
 });
 
 describe('serve over HTTP', () => {
-  let t: TempHome;
-  let serve: RunningServe;
-  beforeAll(async () => {
-    t = await makeInitialisedHome();
-    await t.run(['agent', 'add', 'bot', '--scope', 'a:b']);
-    serve = await startServe(t.env);
-  });
-  afterAll(async () => {
-    await serve?.stop();
-    t?.cleanup();
-  });
+  const home = servedHome();
 
   it('curl gets the JWKS with a strong ETag and Cache-Control, and a 304 for If-None-Match', async () => {
-    const first = await curl([`${serve.url}/.well-known/jwks.json`]);
+    const first = await curl([`${home.serve.url}/.well-known/jwks.json`]);
     expect(first.status).toBe(200);
     expect(first.headers['content-type']).toBe('application/jwk-set+json');
     expect(first.headers['cache-control']).toBe('public, max-age=600');
     expect(first.headers['etag']).toMatch(/^"[\w-]{43}"$/);
-    expect(JSON.parse(first.body)).toEqual(JSON.parse((await t.run(['jwks'])).stdout));
-    const again = await curl(['-H', `If-None-Match: ${first.headers['etag']}`, `${serve.url}/.well-known/jwks.json`]);
+    expect(JSON.parse(first.body)).toEqual(JSON.parse((await home.t.run(['jwks'])).stdout));
+    const again = await curl(['-H', `If-None-Match: ${first.headers['etag']}`, `${home.serve.url}/.well-known/jwks.json`]);
     expect(again.status).toBe(304);
     expect(again.body).toBe('');
     expect(again.headers['etag']).toBe(first.headers['etag']);
-    const weak = await curl(['-H', `If-None-Match: "x", W/${first.headers['etag']}`, `${serve.url}/.well-known/jwks.json`]);
+    const weak = await curl(['-H', `If-None-Match: "x", W/${first.headers['etag']}`, `${home.serve.url}/.well-known/jwks.json`]);
     expect(weak.status).toBe(304);
-    const head = await curl(['-I', `${serve.url}/.well-known/jwks.json`]);
+    const head = await curl(['-I', `${home.serve.url}/.well-known/jwks.json`]);
     expect(head.status).toBe(200);
     expect(Number(head.headers['content-length'])).toBe(Buffer.byteLength(first.body));
   });
 
   it('discovery documents name the issuer, the JWKS URL and the DPoP algorithms', async () => {
     for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-      const r = await curl([`${serve.url}${path}`]);
+      const r = await curl([`${home.serve.url}${path}`]);
       expect(r.status).toBe(200);
       expect(JSON.parse(r.body)).toEqual({ issuer: 'https://issuer.test', jwks_uri: 'https://issuer.test/.well-known/jwks.json', dpop_signing_alg_values_supported: ['EdDSA', 'ES256'] });
     }
     // The issuer is not serve's URL here: serve said so at start, with the fix.
-    expect(serve.log()).toMatch(new RegExp(`serve\\.warning .*not this server's URL.*agentauth config set issuer ${serve.url!.replace(/[.]/g, '\\.')}`));
+    expect(home.serve.log()).toMatch(new RegExp(`serve\\.warning .*not this server's URL.*agentauth config set issuer ${home.serve.url!.replace(/[.]/g, '\\.')}`));
   });
 
   it('the latest signed checkpoint as text, a health check, and RFC 9457 problems for everything else', async () => {
-    const none = await curl([`${serve.url}/checkpoint`]);
+    const none = await curl([`${home.serve.url}/checkpoint`]);
     expect(none.status).toBe(404);
     expect(none.headers['content-type']).toBe('application/problem+json');
     expect(JSON.parse(none.body)).toMatchObject({ status: 404, title: 'Not Found', detail: expect.stringMatching(/no signed checkpoint yet/) });
-    const signed = await t.run(['audit', 'checkpoint', '--json']);
+    const signed = await home.t.run(['audit', 'checkpoint', '--json']);
     expect(signed.code, signed.stderr).toBe(0);
-    const checkpoint = await curl([`${serve.url}/checkpoint`]);
+    const checkpoint = await curl([`${home.serve.url}/checkpoint`]);
     expect(checkpoint.status).toBe(200);
     expect(checkpoint.headers['content-type']).toBe('text/plain; charset=utf-8');
-    const lines = readFileSync(join(t.home, 'audit.jsonl'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(home.t.home, 'audit.jsonl'), 'utf8').trim().split('\n');
     expect(checkpoint.body).toBe(JSON.parse(lines.at(-1)!).note);
     expect(checkpoint.body).toMatch(/^agentauth\.local\/\w+\n\d+\n\S+\n\n— /);
     // Another machine keeps the note and later checks the log against it.
-    writeFileSync(join(t.dir, 'kept.note'), checkpoint.body);
-    await t.run(['token', 'mint', 'bot', '--aud', 'x', '--direct']);
-    expect((await t.run(['audit', 'verify', '--trusted', join(t.dir, 'kept.note')])).code).toBe(0);
+    writeFileSync(join(home.t.dir, 'kept.note'), checkpoint.body);
+    await home.t.run(['token', 'mint', 'bot', '--aud', 'x', '--direct']);
+    expect((await home.t.run(['audit', 'verify', '--trusted', join(home.t.dir, 'kept.note')])).code).toBe(0);
 
-    const health = await curl([`${serve.url}/healthz`]);
+    const health = await curl([`${home.serve.url}/healthz`]);
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
-    const missing = await curl([`${serve.url}/admin`]);
+    const missing = await curl([`${home.serve.url}/admin`]);
     expect(missing.status).toBe(404);
     expect(JSON.parse(missing.body)).toMatchObject({ type: 'about:blank', status: 404 });
-    const post = await curl(['-X', 'POST', `${serve.url}/.well-known/jwks.json`]);
+    const post = await curl(['-X', 'POST', `${home.serve.url}/.well-known/jwks.json`]);
     expect(post.status).toBe(405);
     expect(post.headers['allow']).toBe('GET, HEAD');
   });
 
   it("jose's createRemoteJWKSet verifies against the served URL", async () => {
-    const token = (await t.run(['token', 'mint', 'bot', '--aud', 'x'])).stdout.trim();
-    const keys = createRemoteJWKSet(new URL(`${serve.url}/.well-known/jwks.json`));
+    const token = (await home.t.run(['token', 'mint', 'bot', '--aud', 'x'])).stdout.trim();
+    const keys = createRemoteJWKSet(new URL(`${home.serve.url}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(token, keys, { issuer: 'https://issuer.test', audience: 'x', algorithms: ['EdDSA'], typ: 'at+jwt' });
     expect(payload.sub).toBe('agent:bot');
   });
 
   it('token verify --jwks URL fetches again for an unknown kid after a rotation (not 10 minutes later)', async () => {
-    const url = `${serve.url}/.well-known/jwks.json`;
-    const first = (await t.run(['token', 'mint', 'bot', '--aud', 'x'])).stdout.trim();
-    expect((await t.run(['token', 'verify', first, '--jwks', url])).code).toBe(0);
-    expect((await t.run(['key', 'rotate'])).code).toBe(0);
-    const second = (await t.run(['token', 'mint', 'bot', '--aud', 'x'])).stdout.trim();
+    const url = `${home.serve.url}/.well-known/jwks.json`;
+    const first = (await home.t.run(['token', 'mint', 'bot', '--aud', 'x'])).stdout.trim();
+    expect((await home.t.run(['token', 'verify', first, '--jwks', url])).code).toBe(0);
+    expect((await home.t.run(['key', 'rotate'])).code).toBe(0);
+    const second = (await home.t.run(['token', 'mint', 'bot', '--aud', 'x'])).stdout.trim();
     // The cached set is younger than 30 s: the unknown kid may not be fetched yet.
-    const early = await t.run(['token', 'verify', second, '--jwks', url]);
-    const cache = join(t.home, 'cache');
+    const early = await home.t.run(['token', 'verify', second, '--jwks', url]);
+    const cache = join(home.t.home, 'cache');
     if (early.code !== 0) {
       expect(early.stderr).toContain('ERR_JWKS_NO_MATCHING_KEY');
       // Age the stored fetch past the cool-down, as 30 s of waiting would.
@@ -411,10 +406,10 @@ describe('serve over HTTP', () => {
         writeFileSync(join(cache, file), JSON.stringify({ ...entry, fetchedAt: entry.fetchedAt - 31_000 }), { mode: 0o600 });
       }
     }
-    const later = await t.run(['token', 'verify', second, '--jwks', url]);
+    const later = await home.t.run(['token', 'verify', second, '--jwks', url]);
     expect(later.code, later.stderr).toBe(0);
     // Over plain http:// to a host that is not loopback, it warns (0.0.0.0 reaches this machine on Linux).
-    const remote = await t.run(['token', 'verify', second, '--jwks', url.replace('127.0.0.1', '0.0.0.0')]);
+    const remote = await home.t.run(['token', 'verify', second, '--jwks', url.replace('127.0.0.1', '0.0.0.0')]);
     expect(remote.stderr).toMatch(/warning: fetching the JWKS over plain http:\/\/ from 0\.0\.0\.0/);
   });
 });

@@ -4,6 +4,7 @@
 import { lstatSync } from 'node:fs';
 import { connect } from 'node:net';
 import { AgentAuthError, ExitCode } from '../errors.js';
+import type { MintAnswer, MintCall } from '../mint.js';
 
 export type ServeCall =
   | { answered: true; answer: Record<string, unknown> }
@@ -88,4 +89,30 @@ export function answerToError(answer: Record<string, unknown>): AgentAuthError {
   const hint = typeof answer['hint'] === 'string' ? answer['hint'] : undefined;
   const details = answer['details'] && typeof answer['details'] === 'object' ? (answer['details'] as Record<string, unknown>) : undefined;
   return new AgentAuthError(code, exit as never, message, { ...(hint ? { hint } : {}), ...(details ? { details } : {}) });
+}
+
+/** The socket request for a mint (docs/serve.md, "The socket protocol"). */
+export function mintRequest(call: MintCall): Record<string, unknown> {
+  return {
+    op: 'mint',
+    agent: call.agent,
+    aud: call.aud,
+    ...(call.scopes ? { scope: call.scopes } : {}),
+    ...(call.ttl !== undefined ? { ttl: call.ttl } : {}),
+    ...(call.onBehalfOf !== undefined ? { onBehalfOf: call.onBehalfOf } : {}),
+    ...(call.dpopJkt !== undefined ? { dpopJkt: call.dpopJkt } : {}),
+  };
+}
+
+/** A mint answer as `token mint --json` prints it (minus schemaVersion): these fields, in this order. */
+export function readMintAnswer(answer: Record<string, unknown>): MintAnswer {
+  if (answer['ok'] !== true) throw answerToError(answer);
+  return {
+    token: answer['token'] as string,
+    jti: answer['jti'] as string,
+    kid: answer['kid'] as string,
+    exp: answer['exp'] as number,
+    scope: answer['scope'] as string,
+    aud: answer['aud'] as string,
+  };
 }
