@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier } from '../../src/verify/index.js';
-import { BIN, makeInitialisedHome, PASSPHRASE, runAgentauth, type TempHome } from '../helpers/cli.js';
+import { BIN, makeInitialisedHome, makeTempHome, PASSPHRASE, runAgentauth, type TempHome } from '../helpers/cli.js';
 import { skipWithout } from '../helpers/prerequisites.js';
 import { startServe, type RunningServe } from '../helpers/serve.js';
 
@@ -411,6 +411,32 @@ describe('serve over HTTP', () => {
     // Over plain http:// to a host that is not loopback, it warns (0.0.0.0 reaches this machine on Linux).
     const remote = await home.t.run(['token', 'verify', second, '--jwks', url.replace('127.0.0.1', '0.0.0.0')]);
     expect(remote.stderr).toMatch(/warning: fetching the JWKS over plain http:\/\/ from 0\.0\.0\.0/);
+  });
+});
+
+describe('serve on the keychain backend', () => {
+  it('reads its keys from the Secret Service once, and a rotated key again, with no passphrase anywhere', async (context) => {
+    const bus = process.env['DBUS_SESSION_BUS_ADDRESS'];
+    skipWithout(context, bus && process.env['AGENTAUTH_TEST_SECRET_SERVICE'] ? null : 'a Secret Service (run under .ci/with-keyring.sh)');
+    const t = makeTempHome({ DBUS_SESSION_BUS_ADDRESS: bus });
+    try {
+      expect((await t.run(['init', '--backend', 'keychain'])).code).toBe(0);
+      await t.run(['agent', 'add', 'bot', '--scope', 'a:b']);
+      const serve = await startServe(t.env, ['--no-http']);
+      try {
+        const first = await t.run(['token', 'mint', 'bot', '--aud', 'x']);
+        expect(first.code, first.stderr).toBe(0);
+        const rotate = await t.run(['key', 'rotate', '--json']);
+        expect(rotate.code, rotate.stderr).toBe(0);
+        const second = await t.run(['token', 'mint', 'bot', '--aud', 'x']);
+        expect(decode(second.stdout.trim(), 0).kid).toBe(JSON.parse(rotate.stdout).kid);
+        expect(serve.log().match(/ token\.mint /g)).toHaveLength(2);
+      } finally {
+        await serve.stop();
+      }
+    } finally {
+      t.cleanup();
+    }
   });
 });
 

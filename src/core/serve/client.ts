@@ -60,7 +60,8 @@ export function callServe(path: string, request: Record<string, unknown>, option
       const end = text.indexOf('\n');
       if (end === -1) return;
       clearTimeout(timer);
-      socket.end();
+      // The answer is all we wait for: no need to wait for the close handshake before exiting.
+      socket.destroy();
       try {
         const answer = JSON.parse(text.slice(0, end)) as unknown;
         if (!answer || typeof answer !== 'object' || Array.isArray(answer)) throw new Error('not an object');
