@@ -8,9 +8,11 @@ import { hostname } from 'node:os';
 import { type Config } from '../core/config.js';
 import { parseDuration } from '../core/duration.js';
 import { usageError } from '../core/errors.js';
-import { openConfiguredKeystore, type PassphraseSource } from '../core/keystore/index.js';
+import { createAuditAppender } from '../core/audit/appender.js';
+import type { AuditEventInput } from '../core/audit/event.js';
+import { loadLogSigner } from '../core/audit/log-key.js';
+import { entryName, openConfiguredKeystore, requireEntry, type PassphraseSource } from '../core/keystore/index.js';
 import { mintAndRecord, type MintAnswer, type MintCall } from '../core/mint.js';
-import { createBatchedWriter } from '../core/serve/batch.js';
 import { createCheckpointReader } from '../core/serve/checkpoint.js';
 import { createConfigWatch } from '../core/serve/config-watch.js';
 import { publishDocuments, type Published } from '../core/serve/documents.js';
@@ -20,7 +22,6 @@ import { listenLineSocket } from '../core/serve/line-socket.js';
 import { createMintHandler } from '../core/serve/mint-handler.js';
 import { resolveSocketPath } from '../core/serve/socket-path.js';
 import { VERSION } from '../version.js';
-import { recordEvents } from './audit-events.js';
 import { createPassphraseSource, type Context, type KeystoreFlags } from './context.js';
 import type { CommandResult } from './result.js';
 import { loadConfig } from './state.js';
@@ -58,16 +59,27 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
     log('config.reload', { kid: activeKid(next), agents: Object.keys(next.agents).length });
     if (next.issuer !== previous.issuer) log('config.issuer', { issuer: next.issuer });
   });
-  const writer = createBatchedWriter(async (events) => {
-    const config = watch.current();
-    await recordEvents(ctx, config, events, await holder.keystoreFor(config));
+  // The log's long-running writer (as `run`'s gateway uses): the same append under the same lock
+  // as a CLI mint, with the log's tail kept in memory between appends. One event per write and no
+  // waiting window: a mint is answered as soon as its event is fsynced.
+  const logSigner = await loadLogSigner(await requireEntry(await holder.keystoreFor(initial), entryName.logKey), initial.log.origin);
+  const appender = createAuditAppender({
+    file: ctx.paths.auditLog,
+    origin: initial.log.origin,
+    vkey: initial.log.vkey,
+    signer: logSigner,
+    recoverActor: ctx.actor,
+    maxBatch: 1,
   });
+  const record = async (events: AuditEventInput[]): Promise<void> => {
+    await Promise.all(events.map((event) => appender.append(event)));
+  };
 
   let resetIdle = (): void => {};
   const mint = async (call: MintCall): Promise<MintAnswer> => {
     try {
       const config = watch.current();
-      const { answer } = await mintAndRecord(call, { config, actor: ctx.actor, signer: () => holder.signerFor(config), record: writer.record });
+      const { answer } = await mintAndRecord(call, { config, actor: ctx.actor, signer: () => holder.signerFor(config), record });
       log('token.mint', { agent: call.agent, aud: answer.aud, scope: answer.scope, jti: answer.jti, kid: answer.kid, exp: answer.exp });
       resetIdle();
       return answer;
@@ -95,6 +107,7 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
       http = await startHttp(ctx, listen, watch, () => httpUrl!);
     } catch (error) {
       await line.close();
+      await appender.close();
       holder.forget();
       stopTuning();
       throw error;
@@ -126,7 +139,7 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
   }
   // Mints in progress answer (their events are fsynced) before the socket goes.
   await line.close();
-  await writer.drain();
+  await appender.close();
   holder.forget();
   passphrase = null;
   stopTuning();

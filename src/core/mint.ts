@@ -8,7 +8,7 @@ import { findAgent } from './agents.js';
 import { parseDuration } from './duration.js';
 import { usageError } from './errors.js';
 import type { IssuerSigner } from './issuer.js';
-import { checkMintPolicy, mintToken, type MintedToken, type MintRequest } from './tokens.js';
+import { checkMintPolicy, prepareToken, signToken, type MintedToken, type MintRequest } from './tokens.js';
 
 /** What a caller asks for, as the CLI flags or the socket request carry it. */
 export interface MintCall {
@@ -62,15 +62,19 @@ export async function mintAndRecord(call: MintCall, deps: MintDeps): Promise<{ m
   const request = buildMintRequest(deps.config, call);
   // Refuse before touching a key: a refusal needs no unlock and leaves no trace.
   checkMintPolicy(request);
-  const minted = await mintToken(request, await deps.signer());
-  await deps.record([mintEvent(deps.actor, request, minted)]);
+  const signer = await deps.signer();
+  const prepared = prepareToken(request, signer.kid);
+  // The event holds no part of the token (jti, kid, exp…), so it is written while the token is
+  // signed; the token is handed out only once both are done. If signing failed, the log would
+  // name a token nobody ever held, never the other way round.
+  const [minted] = await Promise.all([signToken(prepared, signer), deps.record([mintEvent(deps.actor, request, prepared.minted)])]);
   return {
     minted,
     answer: { token: minted.token, jti: minted.jti, kid: minted.kid, exp: minted.exp, scope: minted.scope.join(' '), aud: minted.aud },
   };
 }
 
-function mintEvent(actor: { sub: string }, request: MintRequest, minted: MintedToken): AuditEventInput {
+function mintEvent(actor: { sub: string }, request: MintRequest, minted: Omit<MintedToken, 'token'>): AuditEventInput {
   return {
     kind: 'token.mint',
     actor,

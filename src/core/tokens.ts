@@ -79,7 +79,15 @@ export function checkMintPolicy(request: MintRequest): { scopes: string[]; ttl: 
   return { scopes: [...new Set(scopes)], ttl };
 }
 
-export async function mintToken(request: MintRequest, signer: IssuerSigner): Promise<MintedToken> {
+/** A token's claims, decided (policy checked, jti drawn, times set) but not yet signed. */
+export interface PreparedToken {
+  claims: JWTPayload & Record<string, unknown>;
+  /** Everything but the token itself. */
+  minted: Omit<MintedToken, 'token'>;
+}
+
+/** Checks the policy and builds the claims of tokens.md, for the key `kid`. */
+export function prepareToken(request: MintRequest, kid: string): PreparedToken {
   const { scopes, ttl } = checkMintPolicy(request);
   const { agent } = request;
   const iat = Math.floor((request.now ?? new Date()).getTime() / 1000);
@@ -103,8 +111,16 @@ export async function mintToken(request: MintRequest, signer: IssuerSigner): Pro
     al_name: agent.name,
     ...(request.dpopJkt !== undefined ? { cnf: { jkt: request.dpopJkt } } : {}),
   };
-  const token = await new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ: TOKEN_TYP, kid: signer.kid }).sign(signer.key);
-  return { token, jti, kid: signer.kid, iat, exp, aud: request.aud, sub, scope: scopes, ...(request.dpopJkt !== undefined ? { jkt: request.dpopJkt } : {}) };
+  return { claims, minted: { jti, kid, iat, exp, aud: request.aud, sub, scope: scopes, ...(request.dpopJkt !== undefined ? { jkt: request.dpopJkt } : {}) } };
+}
+
+export async function signToken(prepared: PreparedToken, signer: IssuerSigner): Promise<MintedToken> {
+  const token = await new SignJWT(prepared.claims).setProtectedHeader({ alg: 'EdDSA', typ: TOKEN_TYP, kid: signer.kid }).sign(signer.key);
+  return { token, ...prepared.minted };
+}
+
+export async function mintToken(request: MintRequest, signer: IssuerSigner): Promise<MintedToken> {
+  return signToken(prepareToken(request, signer.kid), signer);
 }
 
 /** Reads a token's parts WITHOUT verifying anything. */
