@@ -74,6 +74,16 @@ now = int(time.time())
 print(jwt.encode({"sub": "agent:bench", "aud": "pack.lan", "iat": now, "exp": now + 900, "jti": secrets.token_urlsafe(16)}, key, algorithm="EdDSA", headers={"typ": "at+jwt"}))
 `,
 );
+// The floor for a mint through serve: a 6-line CommonJS client, one socket round trip (serve's ping).
+const pingScript = join(dir, 'ping.cjs');
+writeFileSync(
+  pingScript,
+  `const socket = require('node:net').connect(process.argv[2]);
+let text = '';
+socket.on('connect', () => socket.write('{"op":"ping"}\\n'));
+socket.on('data', (chunk) => { text += chunk; if (text.includes('\\n')) { socket.destroy(); process.stdout.write(text); } });
+`,
+);
 const python = ['/usr/bin/python3', 'python3'].find((bin) => spawnSync(bin, ['-c', 'import jwt, cryptography']).status === 0);
 
 const cases = [
@@ -82,6 +92,7 @@ const cases = [
   ...(keychainEnv ? [{ name: 'agentauth token mint (keychain)', cmd: process.execPath, args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan'], env: keychainEnv }] : []),
   { name: 'agentauth token mint (file backend)', cmd: process.execPath, args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan'], env: fileEnv },
   { name: 'agentauth token mint, answered by a running serve', cmd: process.execPath, args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan'], env: servedEnv, serve: true },
+  { name: 'floor: a minimal CommonJS client, one round trip to serve (ping)', cmd: process.execPath, args: [pingScript, join(servedEnv.AGENTAUTH_HOME, 'serve.sock')], env: baseEnv, floor: true },
   { name: 'node:crypto-only JWT script', cmd: process.execPath, args: [nodeScript, pem], env: baseEnv },
   ...(python ? [{ name: 'python3 + PyJWT script', cmd: python, args: [pyScript, pem], env: baseEnv }] : []),
 ];
@@ -130,7 +141,9 @@ for (const c of cases) {
 const served = cases.find((c) => c.serve);
 // The machine's speed drifts within a run: the ratio of each run to the baseline run just before it.
 const pairRatio = median(samples.get(served.name).map((x, i) => x.ms / samples.get(cases[0].name)[i].ms));
-console.log(`\nMint answered by serve ÷ node -e 0, median of the per-run ratios: ${pairRatio.toFixed(2)}× (issue 12's target: ≤ 1.3×, peak RSS ≤ 50 MiB).`);
+const floor = cases.find((c) => c.floor);
+const floorRatio = median(samples.get(floor.name).map((x, i) => x.ms / samples.get(cases[0].name)[i].ms));
+console.log(`\nMint answered by serve ÷ node -e 0, median of the per-run ratios: ${pairRatio.toFixed(2)}× (issue 12's target: ≤ 1.3×, peak RSS ≤ 50 MiB); the floor (ping client) ${floorRatio.toFixed(2)}×.`);
 serve.kill('SIGTERM');
 console.log(`\nFile backend unlock alone (PBES2-HS512+A256KW, p2c 210000, in-process): median ${median(unlock).toFixed(1)} ms.`);
 if (!keychainEnv) console.log('\nKeychain mint not measured: no Secret Service on this bus (run under dbus-run-session with gnome-keyring; `npm run bench` does).');

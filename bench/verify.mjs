@@ -6,6 +6,8 @@
 // median of each round's ratio.
 // Usage: node bench/verify.mjs [--rounds N]   (prints markdown)
 import { createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
+import { importJWK, jwtVerify } from 'jose';
 import { createTokenVerifier } from '../dist/lib.js';
 import { createVerifier } from '../dist/verify.js';
 
@@ -55,11 +57,17 @@ async function measureConcurrent(fn, inFlight = 32, ms = 600) {
   return n / (ms / 1000);
 }
 
+// Where the time of a fresh verification goes: WebCrypto's verify alone, and jose's jwtVerify
+// alone with the key already imported (jose verifies through WebCrypto: the mandated path).
+const cryptoKey = await importJWK({ ...jwk, alg: 'EdDSA' }, 'EdDSA');
+const signingInput = Buffer.from(one.input);
 let cursor = 0;
 const peers = {
   raw: () => measure(() => verify(null, Buffer.from(one.input), publicKey, one.signature)),
   libraryFresh: () => measure(() => library.verify(fresh[cursor++ % fresh.length])),
   libraryCached: () => measure(() => library.verify(one.token)),
+  subtle: () => measure(() => webcrypto.subtle.verify('Ed25519', cryptoKey, one.signature, signingInput)),
+  jose: () => measure((i) => jwtVerify(fresh[i % fresh.length], cryptoKey, { algorithms: ['EdDSA'], typ: 'at+jwt' })),
   coreOne: () => measure(() => core(one.token)),
   coreConcurrent: () => measureConcurrent(() => core(one.token)),
 };
@@ -72,6 +80,8 @@ const rows = [
   ['node:crypto Ed25519 verify (signature only)', 'raw', '—'],
   ['agentauth/verify `verify`, a fresh token each time, one at a time', 'libraryFresh', '≥ 0.6×'],
   ['agentauth/verify `verify`, the same token again (signature cache), one at a time', 'libraryCached', '≥ 10×'],
+  ['… of which: WebCrypto `subtle.verify` alone (what jose calls)', 'subtle', '—'],
+  ['… of which: jose `jwtVerify` alone, key imported, fresh tokens', 'jose', '—'],
   ['CLI verifier (no cache), one at a time', 'coreOne', '—'],
   ['CLI verifier (no cache), 32 in flight', 'coreConcurrent', '—'],
 ];

@@ -2,13 +2,15 @@
 // session tokens and the library `agentauth/verify`. Free of Node-only
 // imports so that the library runs in Workers, Deno and Bun as well.
 //
-// jose checks the JOSE layer: the signature with a key chosen by kid from the
-// pinned set, alg EdDSA only, typ at+jwt, the required claims and their
-// types, exp and nbf. The claim rules of tokens.md (iss, one string aud, jti,
-// scopes, the agent allowlist, DPoP binding) are checked here on EVERY call,
-// also when the signature was verified before and is remembered: a
-// remembered signature saves the Ed25519 check, never a claim check.
-import { jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
+// jose verifies the JWS: the signature with a key chosen by kid from the
+// pinned set, alg EdDSA only, the protected header. The JWT on top (typ
+// at+jwt, the required claims and their types) is checked here once per
+// signature, and the claim rules of tokens.md (exp, nbf, iss, one string
+// aud, jti, scopes, the agent allowlist, DPoP binding) on EVERY call, also
+// when the signature was verified before and is remembered: a remembered
+// signature saves the Ed25519 check, never a claim check. One function checks
+// the claims on both paths, so the two cannot disagree.
+import { compactVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { verifyDpopProof, type DpopPresentation, type ReplayCache } from './dpop.js';
 import { createLocalKeySource, type JsonWebKeySet, type KeySource } from './key-source.js';
 import { scopeCovers } from './scopes.js';
@@ -79,17 +81,17 @@ export function createTokenVerifier(options: VerifyOptions): TokenVerifier {
     if (typeof header.kid !== 'string') throw new VerifyError('ERR_JWKS_NO_MATCHING_KEY', 'the token has no kid, so no pinned key can be chosen');
     return keys.getKey(header.kid);
   };
-  const joseOptions = { algorithms: ['EdDSA'], typ: TOKEN_TYP, requiredClaims: REQUIRED_CLAIMS, clockTolerance: tolerance };
+  const joseOptions = { algorithms: ['EdDSA'] };
 
-  const verifySignature = async (token: string, now: Date): Promise<Remembered> => {
+  const verifySignature = async (token: string): Promise<Remembered> => {
     let result;
     try {
-      result = await jwtVerify(token, getKey, { ...joseOptions, currentDate: now });
+      result = await compactVerify(token, getKey, joseOptions);
     } catch (error) {
       throw toVerifyError(error);
     }
-    const claims = deepFreeze(result.payload as VerifiedToken['claims']);
     const header = deepFreeze(result.protectedHeader as VerifiedToken['header']);
+    const claims = deepFreeze(readClaimsSet(header, result.payload));
     return { header, claims, kid: header.kid as string, until: (claims.exp as number) + tolerance };
   };
 
@@ -104,7 +106,7 @@ export function createTokenVerifier(options: VerifyOptions): TokenVerifier {
       remembered = null;
     }
     if (!remembered) {
-      remembered = await verifySignature(token, now);
+      remembered = await verifySignature(token);
       cache?.set(token, remembered);
     }
     const { header, claims } = remembered;
@@ -133,7 +135,35 @@ function isKeySource(keys: JsonWebKeySet | KeySource): keys is KeySource {
   return typeof (keys as KeySource).getKey === 'function';
 }
 
-/** tokens.md's claim rules. The messages match what the jose path gives for the same fault. */
+/**
+ * The JWT inside a verified JWS (RFC 7519, RFC 9068, RFC 8725 §3.11): a JSON
+ * object, explicitly typed at+jwt, with the required claims, numeric dates numbers.
+ */
+function readClaimsSet(header: VerifiedToken['header'], payload: Uint8Array): VerifiedToken['claims'] {
+  let claims: unknown;
+  try {
+    claims = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch {
+    claims = null;
+  }
+  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) {
+    throw new VerifyError('ERR_JWS_INVALID', 'this is not a well-formed signed JWT: the claims are not a JSON object');
+  }
+  // Compared as jose compares media types: case-insensitive, "application/" implied.
+  if (typeof header.typ !== 'string' || header.typ.toLowerCase().replace(/^application\//, '') !== TOKEN_TYP) {
+    throw claimFailed('typ', 'unexpected "typ" JWT header value');
+  }
+  const set = claims as VerifiedToken['claims'];
+  for (const claim of REQUIRED_CLAIMS) {
+    if (!Object.hasOwn(set, claim)) throw claimFailed(claim, `missing required "${claim}" claim`);
+  }
+  for (const claim of ['exp', 'iat', 'nbf']) {
+    if (set[claim] !== undefined && typeof set[claim] !== 'number') throw claimFailed(claim, `"${claim}" claim must be a number`);
+  }
+  return set;
+}
+
+/** tokens.md's claim rules, on every call. The messages match what jose gives for the same fault. */
 function checkClaims(claims: VerifiedToken['claims'], now: number, tolerance: number, issuer: string | undefined, audiences: string[] | null): void {
   if (typeof claims.exp !== 'number' || claims.exp <= now - tolerance) {
     throw new VerifyError('ERR_JWT_EXPIRED', 'the token has expired ("exp" claim timestamp check failed)', 'exp');

@@ -107,6 +107,16 @@ describe('every bad token of tokens.md is refused with its stable code', () => {
       await expectCode(verifier.verify(await issuer.sign(without(claim))), 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim);
     }
     await expectCode(verifier.verify(await issuer.mint({ jti: '' })), 'ERR_JWT_CLAIM_VALIDATION_FAILED', 'jti');
+    await expectCode(verifier.verify(await issuer.mint({ exp: String(now + 900) })), 'ERR_JWT_CLAIM_VALIDATION_FAILED', 'exp');
+    await expectCode(verifier.verify(await issuer.mint({ iat: 'yesterday' })), 'ERR_JWT_CLAIM_VALIDATION_FAILED', 'iat');
+    // typ compares as a media type: case-insensitive, "application/" optional (RFC 8725 §3.11).
+    expect(await verifier.verify(await issuer.sign(agentClaims(), { typ: 'application/AT+JWT' }))).toMatchObject({ agent: 'bot' });
+    // A signed JWS whose payload is not a JSON object is not a JWT.
+    const { CompactSign } = await import('jose');
+    for (const payload of ['[1,2]', '"text"', 'not json']) {
+      const jws = await new CompactSign(new TextEncoder().encode(payload)).setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: issuer.kid }).sign(issuer.privateKey);
+      await expectCode(verifier.verify(jws), 'ERR_JWS_INVALID');
+    }
     await expectCode(verifier.verify(await issuer.mint({ sub: 'user:alice' })), 'ERR_JWT_CLAIM_VALIDATION_FAILED', 'sub');
     // Within the 30 s tolerance an expired token still passes; past it, not.
     await expect(verifier.verify(await issuer.mint({ exp: now - 10 }))).resolves.toBeTruthy();
