@@ -71,12 +71,12 @@ export async function listenLineSocket(path: string, handle: LineHandler, option
   return {
     path,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of connections) if (!busySocket(socket)) socket.end();
-      });
+      // Stop accepting; idle connections go now, busy ones once their answers are written.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of connections) if (!busySocket(socket)) socket.end();
       while (busy.size > 0) await Promise.all([...busy]);
       for (const socket of connections) socket.destroy();
+      await closed;
       // Remove only our own socket: a newer serve may have taken the path since.
       try {
         if (statSync(path).ino === inode) unlinkSync(path);
