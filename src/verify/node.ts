@@ -56,19 +56,26 @@ export function agentauth(options: AgentAuthOptions): (req: NodeLikeRequest, res
   const verifier = resolveVerifier(options);
   return (req, res, next) => {
     let credentials: Credentials | null = null;
-    const run = async (): Promise<void> => {
+    const check = async (): Promise<AgentIdentity | null> => {
       credentials = readCredentials(single(req.headers['authorization']), req.headers['dpop']);
-      if (!credentials) return respond(res, null, options, null);
-      req.agent = await verifier.verify(credentials.token, {
+      if (!credentials) return null;
+      return verifier.verify(credentials.token, {
         ...(options.scopes ? { scopes: options.scopes } : {}),
         ...(credentials.scheme === 'DPoP' ? { dpop: { proof: credentials.proof ?? '', method: req.method ?? 'GET', url: requestUrl(req, options.publicOrigin) } } : {}),
       });
-      next();
     };
-    run().catch((error: unknown) => {
-      if (error instanceof VerifyError) respond(res, error, options, credentials);
-      else next(error);
-    });
+    // next() is called outside the promise's error path: a later handler's failure is never taken for ours.
+    check().then(
+      (agent) => {
+        if (!agent) return respond(res, null, options, null);
+        req.agent = agent;
+        next();
+      },
+      (error: unknown) => {
+        if (error instanceof VerifyError) respond(res, error, options, credentials);
+        else next(error);
+      },
+    );
   };
 }
 
