@@ -118,7 +118,8 @@ export function createTokenVerifier(options: VerifyOptions): TokenVerifier {
     const needed = [...(options.scopes ?? []), ...(call.scopes ?? [])];
     if (needed.length > 0) checkScopes(claims, needed);
     const jkt = boundKey(claims);
-    await checkPresentation(token, jkt, call.dpop, options.dpop, tolerance, now);
+    // Most tokens are plain bearer tokens presented as such: nothing to wait for then.
+    if (jkt !== null || call.dpop !== undefined || options.dpop?.required) await checkPresentation(token, jkt, call.dpop, options.dpop, tolerance, now);
     return { header, claims, agent, jkt };
   };
 }

@@ -90,13 +90,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     dpop: { required: options.dpop?.required === true, replay: createReplayCache(options.dpop?.replayCacheSize ?? 10_000) },
   });
 
-  const verify = async (token: string, call: VerifyCallOptions = {}): Promise<AgentIdentity> => {
-    const verified = await check(token, {
-      ...(call.scopes ? { scopes: call.scopes } : {}),
-      ...(call.dpop ? { dpop: call.dpop } : {}),
-    });
-    return toIdentity(verified);
-  };
+  const verify = async (token: string, call: VerifyCallOptions = {}): Promise<AgentIdentity> => toIdentity(await check(token, call));
 
   return {
     verify,
