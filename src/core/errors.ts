@@ -21,7 +21,7 @@ export interface ErrorOptions {
   cause?: unknown;
 }
 
-// dist/main.js and the command tree are separate bundles, each with its own copy
+// dist/main.cjs and the command tree are separate bundles, each with its own copy
 // of this class: errors are recognised by this brand, which is the same in both.
 const BRAND = Symbol.for('agentauth.AgentAuthError');
 
