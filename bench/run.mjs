@@ -20,6 +20,7 @@ const suites = [
   { name: 'serve', cmd: [process.execPath, [join(ROOT, 'bench/serve.mjs')]] },
   { name: 'audit', cmd: [process.execPath, [join(ROOT, 'bench/audit.mjs')]] },
   { name: 'gateway', cmd: [process.execPath, [join(ROOT, 'bench/gateway.mjs')]] },
+  { name: 'sandbox', cmd: [process.execPath, [join(ROOT, 'bench/sandbox.mjs')]] },
 ].filter((suite) => (only.length === 0 || only.includes(suite.name)) && existsSync(suite.cmd[1].find((a) => a.endsWith('.mjs'))));
 
 const sections = [`# agentauth benchmarks\n\n\`npm run bench\` on ${new Date().toISOString()}, Node ${process.versions.node}, ${process.platform}/${process.arch}.\n`];

@@ -30,10 +30,6 @@ _agentauth() {
       'dpop') path="dpop" ;;
       'dpop keygen') path="dpop keygen" ;;
       'dpop proof') path="dpop proof" ;;
-      'config') path="config" ;;
-      'config get') path="config get" ;;
-      'config set') path="config set" ;;
-      'config list') path="config list" ;;
       'completion') path="completion" ;;
       'audit') path="audit" ;;
       'audit verify') path="audit verify" ;;
@@ -50,11 +46,16 @@ _agentauth() {
       'secret rotate') path="secret rotate" ;;
       'grant') path="grant" ;;
       'run') path="run" ;;
+      'config') path="config" ;;
+      'config list') path="config list" ;;
+      'config get') path="config get" ;;
+      'config set') path="config set" ;;
+      'config unset') path="config unset" ;;
       *) break ;;
     esac
   done
   case "$path" in
-    '') words="init status doctor key jwks agent token serve dpop config completion audit secret grant run --version -V --no-color --help"; operand="" ;;
+    '') words="init status doctor key jwks agent token serve dpop completion audit secret grant run config --version -V --no-color --help"; operand="" ;;
     'init') words="--backend --issuer --yes -y --passphrase-file --passphrase-stdin --json --help"; operand="" ;;
     'status') words="--json --help"; operand="" ;;
     'doctor') words="--json --help"; operand="" ;;
@@ -78,10 +79,6 @@ _agentauth() {
     'dpop') words="keygen proof --help"; operand="" ;;
     'dpop keygen') words="--alg --json --help"; operand="" ;;
     'dpop proof') words="--key --method --url --token --json --help"; operand="" ;;
-    'config') words="get set list --help"; operand="" ;;
-    'config get') words="--json --help"; operand="" ;;
-    'config set') words="--json --help"; operand="" ;;
-    'config list') words="--json --help"; operand="" ;;
     'completion') words="--help"; operand="bash zsh fish" ;;
     'audit') words="verify replay prove verify-proof checkpoint vkey tail --help"; operand="" ;;
     'audit verify') words="--vkey --trusted --strict --threads --log --json --help"; operand="" ;;
@@ -97,7 +94,12 @@ _agentauth() {
     'secret rm') words="--json --help"; operand="$(agentauth secret list --names 2>/dev/null)" ;;
     'secret rotate') words="--from-file --passphrase-file --passphrase-stdin --json --help"; operand="$(agentauth secret list --names 2>/dev/null)" ;;
     'grant') words="--method --path --revoke --json --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
-    'run') words="--agent --secret --deny-unlisted --no-inherit-env --upstream-ca --passphrase-file --passphrase-stdin --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
+    'run') words="--agent --secret --deny-unlisted --no-inherit-env --upstream-ca --sandbox --no-sandbox --sandbox-hide --sandbox-ro --passphrase-file --passphrase-stdin --help"; operand="$(agentauth agent list --names 2>/dev/null)" ;;
+    'config') words="list get set unset --help"; operand="" ;;
+    'config list') words="--json --help"; operand="" ;;
+    'config get') words="--json --help"; operand="" ;;
+    'config set') words="--json --help"; operand="" ;;
+    'config unset') words="--json --help"; operand="" ;;
     *) words=""; operand="" ;;
   esac
   if [[ "$cur" == -* ]]; then

@@ -11,6 +11,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // Without --clean, old chunks stay: a CLI process that started before this
@@ -61,9 +62,23 @@ const node = {
   minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
 };
 
-await Promise.all([
+const [, split] = await Promise.all([
   build({ ...node, entryPoints: ['src/main.ts'], outfile: 'dist/main.cjs', format: 'cjs', banner: {}, plugins: [commandTreeOutside] }),
-  build({ ...node, entryPoints: { cli: 'src/cli.ts', lib: 'src/lib.ts' }, outdir: 'dist', splitting: true, chunkNames: 'chunks/[name]-[hash]', plugins: [startupShims] }),
+  build({
+    ...node,
+    entryPoints: {
+      cli: 'src/cli.ts',
+      lib: 'src/lib.ts',
+      // Started as a worker thread by audit verify: `new URL('./verify-worker.js', import.meta.url)`
+      // from the chunk holding verify-workers.ts, so it must be emitted beside that chunk.
+      'chunks/verify-worker': 'src/core/audit/verify-worker.ts',
+    },
+    outdir: 'dist',
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    plugins: [startupShims],
+    metafile: true,
+  }),
   build({
     entryPoints: { verify: 'src/verify/index.ts' },
     outdir: 'dist',
@@ -77,6 +92,13 @@ await Promise.all([
     logLevel: 'warning',
   }),
 ]);
+
+// The worker is found relative to the code that starts it: fail the build, not a user's verify, if they drift apart.
+const outputs = Object.entries(split.metafile.outputs);
+const starter = outputs.find(([, output]) => Object.keys(output.inputs).some((input) => input.endsWith('src/core/audit/verify-workers.ts')));
+if (!starter || dirname(starter[0]) !== 'dist/chunks' || !split.metafile.outputs['dist/chunks/verify-worker.js']) {
+  throw new Error(`build: verify-workers.ts went to ${starter?.[0] ?? 'no output'}, not beside dist/chunks/verify-worker.js`);
+}
 
 // Type declarations for agentauth/verify (tsconfig.verify.json: declarations only).
 execFileSync(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.verify.json'], {

@@ -68,6 +68,21 @@ export function declareGatewayCommands(program: Command, kit: CliKit): void {
       .option('--deny-unlisted', 'refuse CONNECT to hosts no granted secret is bound to (default: blind tunnel)')
       .option('--no-inherit-env', "start the child from a minimal environment (PATH, HOME, TERM, locale, XDG_*) instead of this one's")
       .addOption(new Option('--upstream-ca <file>', 'also trust this CA for upstream TLS (self-hosted services; repeatable)').argParser(collect))
-      .addHelpText('after', '\nExample:\n  agentauth run --agent coder -- claude\n\nExit status: the command\'s own; 125 agentauth failed before it started, 126 not executable, 127 not found.'),
+      .option('--sandbox', 'require the sandbox: exit 125 when this machine has none (default: sandbox when it can)')
+      .option('--no-sandbox', 'run the child without a sandbox')
+      .option('--sandbox-hide <path>', 'also hide PATH from the child, e.g. ~/.ssh (repeatable; config: run.sandbox-hide)', collect)
+      .option('--sandbox-ro <path>', 'let the child read PATH but not change it (repeatable; config: run.sandbox-ro)', collect)
+      .addHelpText(
+        'after',
+        `
+Example:
+  agentauth run --agent coder --sandbox-hide ~/.ssh --sandbox-hide ~/.aws -- claude
+
+Sandbox: on Linux (bubblewrap) and macOS (sandbox-exec) the child cannot reach agentauth's
+files, the keyring, the session bus or agentauth's process; the rest of your world stays as it is.
+Default mode: agentauth config set run.sandbox required|auto|off (auto: sandbox when possible).
+
+Exit status: the command's own; 125 agentauth failed before it started, 126 not executable, 127 not found.`,
+      ),
   ).action(act(async (ctx, command, opts) => (await import('./commands/run.js')).runCommand(ctx, command as string[], opts as never)));
 }

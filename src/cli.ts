@@ -6,6 +6,7 @@ import { createContext, type Context } from './commands/context.js';
 import { SCHEMA_VERSION, type CommandResult } from './commands/result.js';
 import { declareAuditCommands } from './cli-audit.js';
 import { declareGatewayCommands } from './cli-gateway.js';
+import { declareConfigCommands } from './cli-config.js';
 
 import { VERSION } from './version.js';
 
@@ -88,6 +89,7 @@ Files: AGENTAUTH_HOME=DIR keeps everything in DIR (default: XDG folders).`,
   declareCoreCommands(program, kit);
   declareAuditCommands(program, kit);
   declareGatewayCommands(program, kit);
+  declareConfigCommands(program, kit);
   return program;
 }
 
@@ -266,15 +268,6 @@ Example (Pi, passphrase from systemd): AGENTAUTH_PASSPHRASE_FILE=%d/pass agentau
       .option('--token <token>', 'the access token sent with it (adds ath, its hash)')
       .addHelpText('after', '\nExample:\n  curl -H "Authorization: DPoP $T" -H "DPoP: $(agentauth dpop proof --key k.jwk --method GET --url "$U" --token "$T")" "$U"'),
   ).action(act(async (ctx, opts) => (await import('./commands/dpop.js')).proofCommand(ctx, opts as never)));
-
-  const config = program.command('config').description('settings that can change after init');
-  withJson(config.command('get').argument('<key>', 'the setting').description('print one setting')).action(
-    act(async (ctx, key) => (await import('./commands/config.js')).getConfigCommand(ctx, key as string)),
-  );
-  withJson(config.command('set').argument('<key>', 'the setting').argument('<value>', 'its new value').description('change one setting (logged in the audit log)')).action(
-    act(async (ctx, key, value) => (await import('./commands/config.js')).setConfigCommand(ctx, key as string, value as string)),
-  );
-  withJson(config.command('list').description('every setting and its value')).action(act(async (ctx) => (await import('./commands/config.js')).listConfigCommand(ctx)));
 
   program
     .command('completion')

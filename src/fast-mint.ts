@@ -75,7 +75,7 @@ export async function tryFastMint(argv: readonly string[], env: Record<string, s
   const args = parseFastMint(argv.slice(2));
   if (!args) return undefined;
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;
-  const result = await callServe(resolveSocketPath(env, uid), mintRequest(args.call), { uid });
+  const result = await callServe(resolveSocketPath(env), mintRequest(args.call), { uid });
   // Nothing listening (or a socket that is not ours, which the full command explains): mint directly.
   if (!result.answered) return undefined;
   const data = readMintAnswer(result.answer);

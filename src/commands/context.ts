@@ -1,9 +1,9 @@
 // What every command gets: its environment, where files live, how to talk to
 // the user, and how to obtain a passphrase. Built once per process in cli.ts.
-import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { isatty } from 'node:tty';
-import { keystoreError, usageError } from '../core/errors.js';
+import { isAgentAuthError, keystoreError, usageError } from '../core/errors.js';
+import { readUserSecretFile } from '../core/fs-safe.js';
 import { resolvePaths, type Env, type Paths } from '../core/paths.js';
 import type { PassphraseSource } from '../core/keystore/index.js';
 import { createStyle, type Style } from '../ui/style.js';
@@ -78,16 +78,21 @@ export function createPassphraseSource(ctx: Context, flags: KeystoreFlags): Pass
   };
 }
 
+/** Like the keystore, the passphrase file must be private: refused (with the chmod) when others can read it. */
 function readPassphraseFile(file: string): string {
-  let text: string;
+  let raw: Buffer | null;
   try {
-    text = readFileSync(file, 'utf8');
+    raw = readUserSecretFile(file);
   } catch (error) {
+    if (isAgentAuthError(error)) throw error;
     throw keystoreError('PASSPHRASE_FILE_UNREADABLE', `cannot read the passphrase file ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
       hint: 'check the path given to --passphrase-file or AGENTAUTH_PASSPHRASE_FILE',
     });
   }
-  return stripNewline(text);
+  if (raw === null) {
+    throw keystoreError('PASSPHRASE_FILE_UNREADABLE', `cannot read the passphrase file ${file} (ENOENT)`, { hint: 'check the path given to --passphrase-file or AGENTAUTH_PASSPHRASE_FILE' });
+  }
+  return stripNewline(raw.toString('utf8'));
 }
 
 function stripNewline(text: string): string {
@@ -95,10 +100,15 @@ function stripNewline(text: string): string {
 }
 
 export async function readAllStdin(stdin: NodeJS.ReadStream): Promise<string> {
+  return (await readStdinBytes(stdin)).toString('utf8');
+}
+
+/** stdin as bytes, exactly as they came (secret values are stored byte for byte). */
+export async function readStdinBytes(stdin: NodeJS.ReadStream): Promise<Buffer> {
   if (isatty(0)) {
     throw usageError('STDIN_IS_TERMINAL', 'expected input on stdin, but stdin is a terminal', { hint: 'pipe the value in, e.g. printf %s "$VALUE" | agentauth …' });
   }
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }

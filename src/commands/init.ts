@@ -13,6 +13,7 @@ import { renderDoctor, renderInit, renderStatus } from '../ui/render-core.js';
 import { recordEvents } from './audit-events.js';
 import { createPassphraseSource, type Context, type KeystoreFlags } from './context.js';
 import type { CommandResult } from './result.js';
+import { describeSandbox } from './sandbox-status.js';
 
 interface InitOptions extends KeystoreFlags {
   backend?: 'keychain' | 'file';
@@ -131,6 +132,7 @@ export async function statusCommand(ctx: Context, _opts: { json?: boolean }): Pr
     log: { origin: config.log.origin, vkey: config.log.vkey, path: ctx.paths.auditLog },
     serve: await (await import('./serve-probe.js')).probeServe(ctx),
     files,
+    sandbox: await describeSandbox(ctx, config),
   };
   return { data, render: (style) => renderStatus(data, style), exitCode: files.every((file) => file.ok) ? 0 : ExitCode.checkFailed };
 }
@@ -150,6 +152,7 @@ export async function doctorCommand(ctx: Context): Promise<CommandResult> {
   const { probeKeychain } = await import('../core/keystore/keychain.js');
   const probe = probeKeychain();
   const config = readConfig(ctx.paths);
+  const sandbox = await describeSandbox(ctx, config);
   const checks = [
     { name: 'platform', ok: true, detail: `${process.platform}/${process.arch}, Node ${process.versions.node}` },
     ...(process.platform === 'linux'
@@ -167,6 +170,9 @@ export async function doctorCommand(ctx: Context): Promise<CommandResult> {
     config
       ? { name: 'configured backend', ok: config.backend !== 'keychain' || probe.ok, detail: config.backend, ...(config.backend === 'keychain' && !probe.ok ? { fix: probe.hint } : {}) }
       : { name: 'configured backend', ok: true, detail: `not initialised yet; init would use ${probe.ok ? 'keychain' : 'file'}` },
+    sandbox.available
+      ? { name: 'sandbox', ok: sandbox.gaps.length === 0, detail: `${sandbox.detail}; run sandboxes its child (mode ${sandbox.mode})${sandbox.gaps.map((gap) => `; but ${gap}`).join('')}`, ...(sandbox.gaps.length ? { fix: 'make the session bus listen on a socket file (unix:path=…), as systemd user sessions do' } : {}) }
+      : { name: 'sandbox', ok: sandbox.mode === 'off', detail: `${sandbox.detail} (mode ${sandbox.mode})`, ...(sandbox.fix ? { fix: sandbox.fix } : {}) },
   ];
   const usable = config ? config.backend !== 'keychain' || probe.ok : true;
   const data = { keychainUsable: probe.ok, checks };

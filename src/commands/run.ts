@@ -10,7 +10,9 @@
 // signal to itself, so a shell sees e.g. 143 for SIGTERM or 137 for SIGKILL,
 // exactly as if CMD had run directly. Should the signal not end us (it is
 // ignored by inheritance), we exit 128 + the signal number instead.
-import { spawn, type ChildProcess } from 'node:child_process';
+//
+// The child runs in a sandbox where the platform offers one (run-sandbox.ts,
+// docs/sandbox.md): it cannot reach agentauth's files, keyrings or process.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, basename } from 'node:path';
@@ -28,8 +30,11 @@ import type { Context, KeystoreFlags } from './context.js';
 import type { CommandResult } from './result.js';
 import { loadConfig, openKeystore } from './state.js';
 import { requireEntry, type Keystore } from '../core/keystore/index.js';
+import { decideSandbox, startSandboxProbe, type SandboxDecision, type SandboxFlags } from './run-sandbox.js';
+import type { RunningChild } from './spawn-child.js';
+import type { SandboxSupport } from '../core/sandbox/detect.js';
 
-export interface RunFlags extends KeystoreFlags {
+export interface RunFlags extends KeystoreFlags, SandboxFlags {
   agent?: string;
   secret?: string[];
   denyUnlisted?: boolean;
@@ -48,13 +53,14 @@ export async function runCommand(ctx: Context, command: string[], flags: RunFlag
   // small from the start (see core/heap.ts), before set-up grows it.
   const { tuneHeapForLongRun } = await import('../core/heap.js');
   tuneHeapForLongRun();
+  const probe = startSandboxProbe(ctx, flags);
   let prepared: PreparedRun;
   try {
     prepared = await prepareRun(ctx, flags);
   } catch (error) {
     throw asStartFailure(error);
   }
-  return executeRun(ctx, prepared, file, args);
+  return executeRun(ctx, prepared, file, args, flags, probe);
 }
 
 /** Every failure before CMD starts is 125 (keeping its code and message), per gateway.md. */
@@ -215,6 +221,9 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
 
   const dir = mkdtempSync(join(tmpdir(), 'agentauth-run-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  // The child's CA files live in the run's own folder: the sandbox hides the data folder.
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, trust.buildNodeExtraCerts(ctx.env, ca.certPem), { mode: 0o644 });
   const bundleFile = join(dir, 'ca-bundle.pem');
   writeFileSync(bundleFile, trust.buildChildBundle(ctx.env, ca.certPem), { mode: 0o644 });
   const env = buildChildEnv({
@@ -222,7 +231,7 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
     inherit: flags.inheritEnv !== false,
     port: gateway.port,
     sessionToken: session.initial.token,
-    caFile: ctx.paths.caCert,
+    caFile,
     bundleFile,
     secrets: runSecrets.map((secret) => ({
       name: secret.name,
@@ -236,20 +245,24 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT'];
 
-async function executeRun(ctx: Context, run: PreparedRun, file: string, args: string[]): Promise<CommandResult> {
+async function executeRun(ctx: Context, run: PreparedRun, file: string, args: string[], flags: RunFlags, probe: Promise<SandboxSupport> | null): Promise<CommandResult> {
   const started = performance.now();
-  let child: ChildProcess;
+  let child: RunningChild;
+  let sandbox: SandboxDecision['audit'];
   try {
-    child = await spawnChild(file, args, run.env);
+    const decision = await decideSandbox(ctx, run.config, flags, probe);
+    sandbox = decision.audit;
+    child = await decision.spawn(file, args, run.env);
   } catch (error) {
     await runCleanup(run);
     await run.audit.close([]).catch(() => {});
-    throw error;
+    const notStarted = isAgentAuthError(error) && (error.exitCode === ExitCode.runNotFound || error.exitCode === ExitCode.runNotExecutable);
+    throw notStarted ? error : asStartFailure(error);
   }
   run.audit.push({
     kind: 'run.start',
     actor: ctx.actor,
-    data: { agent: run.agent.name, command: basename(file), secrets: run.secretNames, port: run.gatewayPort, jti: run.session.initial.jti },
+    data: { agent: run.agent.name, command: basename(file), secrets: run.secretNames, port: run.gatewayPort, jti: run.session.initial.jti, ...sandbox },
   });
 
   // SIGINT: on a terminal the child gets it from the terminal itself (same
@@ -258,9 +271,7 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
   const forwarded = ctx.io.stdin.isTTY === true ? FORWARDED : [...FORWARDED, 'SIGINT' as const];
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const signal of forwarded) {
-    const handler = () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    };
+    const handler = () => child.kill(signal);
     handlers.set(signal, handler);
     process.on(signal, handler);
   }
@@ -270,12 +281,12 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
     process.on('SIGINT', ignore);
   }
 
-  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
+  const outcome = await child.ended;
   const ms = Math.round(performance.now() - started);
   await runCleanup(run);
   const stats = run.gateway.stats;
+  // The log could not be vouched for (a process rewrote it): no checkpoint was signed (audit-log.md, "Writers").
+  let checkpointRefused = false;
   try {
     await run.audit.close([
       {
@@ -289,11 +300,17 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
           requests: stats.requests,
           denied: stats.denied,
           unauthenticated: stats.unauthenticated,
+          sandbox: sandbox.sandbox,
         },
       },
     ]);
   } catch (error) {
-    ctx.warn(`could not write run.end to the audit log (${(error as Error).message})`);
+    if (isAgentAuthError(error) && error.code === 'AUDIT_CHECKPOINT_REFUSED') {
+      checkpointRefused = true;
+      ctx.io.stderr.write(`${ctx.style.red('error:')} ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`);
+    } else {
+      ctx.warn(`could not write run.end to the audit log (${(error as Error).message})`);
+    }
   }
   for (const [signal, handler] of handlers) process.off(signal, handler);
 
@@ -302,7 +319,8 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
     await dieOfSignal(outcome.signal);
     return { data: { signal: outcome.signal }, exitCode: 128 + number };
   }
-  return { data: { exitCode: outcome.code ?? 0 }, exitCode: outcome.code ?? 0 };
+  const exitCode = outcome.code ?? 0;
+  return { data: { exitCode, ...(checkpointRefused ? { checkpointRefused } : {}) }, exitCode: exitCode === 0 && checkpointRefused ? ExitCode.checkFailed : exitCode };
 }
 
 async function runCleanup(run: PreparedRun): Promise<void> {
@@ -313,35 +331,6 @@ async function runCleanup(run: PreparedRun): Promise<void> {
     } catch {
       // Best effort: one failed step must not skip the others.
     }
-  }
-}
-
-/** Spawns with stdio inherited; resolves once the process exists, rejects with 126/127/125. */
-function spawnChild(file: string, args: string[], env: Record<string, string>): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    let child: ChildProcess;
-    try {
-      child = spawn(file, args, { stdio: 'inherit', env });
-    } catch (error) {
-      reject(startError(file, error as NodeJS.ErrnoException));
-      return;
-    }
-    child.once('spawn', () => resolve(child));
-    child.once('error', (error: NodeJS.ErrnoException) => reject(startError(file, error)));
-  });
-}
-
-function startError(file: string, error: NodeJS.ErrnoException): AgentAuthError {
-  switch (error.code) {
-    case 'ENOENT':
-      return new AgentAuthError('COMMAND_NOT_FOUND', ExitCode.runNotFound, `command not found: ${file}`, { hint: 'check the name and PATH' });
-    case 'EACCES':
-    case 'EISDIR':
-    case 'ENOEXEC':
-    case 'EPERM':
-      return new AgentAuthError('COMMAND_NOT_EXECUTABLE', ExitCode.runNotExecutable, `cannot execute ${file} (${error.code})`, { hint: `check that it is a program and executable (chmod +x ${file})` });
-    default:
-      return new AgentAuthError('RUN_CANNOT_START', ExitCode.runCannotStart, `could not start ${file} (${error.code ?? error.message})`);
   }
 }
 

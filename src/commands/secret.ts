@@ -9,7 +9,7 @@ import { encryptValue, obtainVaultKey, updateVault } from '../core/vault.js';
 import { entryName } from '../core/keystore/index.js';
 import { renderSecret, renderSecretList, type SecretView } from '../ui/render-gateway.js';
 import { recordEvents } from './audit-events.js';
-import { readAllStdin, type Context, type KeystoreFlags } from './context.js';
+import { readStdinBytes, type Context, type KeystoreFlags } from './context.js';
 import type { CommandResult } from './result.js';
 import { loadConfig, openKeystore } from './state.js';
 
@@ -32,19 +32,19 @@ export interface SecretValueFlags extends KeystoreFlags {
 /** The value, from --from-file, piped stdin, or a hidden prompt on a terminal; never argv. */
 async function readSecretValue(ctx: Context, name: string, flags: SecretValueFlags): Promise<Buffer> {
   if (flags.fromFile !== undefined) {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = readFileSync(flags.fromFile, 'utf8');
+      bytes = readFileSync(flags.fromFile);
     } catch (error) {
       throw usageError('UNREADABLE_VALUE_FILE', `cannot read --from-file ${flags.fromFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     }
-    return validateSecretValue(text);
+    return validateSecretValue(bytes);
   }
   if (ctx.io.stdin.isTTY !== true) {
     if (flags.passphraseStdin) {
       throw usageError('STDIN_CONFLICT', 'stdin cannot carry both the secret value and the passphrase', { hint: 'use --from-file for the value, or --passphrase-file / AGENTAUTH_PASSPHRASE_FILE for the passphrase' });
     }
-    return validateSecretValue(await readAllStdin(ctx.io.stdin));
+    return validateSecretValue(await readStdinBytes(ctx.io.stdin));
   }
   if (!ctx.interactive) {
     throw usageError('VALUE_REQUIRED', `no value for secret "${name}" and no terminal to ask on`, { hint: 'pipe it in (printf %s "$KEY" | agentauth secret add …) or pass --from-file FILE' });
@@ -85,7 +85,7 @@ export async function addSecretCommand(ctx: Context, name: string, flags: Secret
   assertEnvUnclaimed(before, record);
   const value = await readSecretValue(ctx, name, flags);
   const keystore = await openKeystore(ctx, before, flags);
-  const vaultKey = await obtainVaultKey(before, keystore, { create: true });
+  const vaultKey = await obtainVaultKey(before, keystore, { create: true, vaultFile: ctx.paths.vault });
   // Lock order everywhere: config, then vault. The config lock makes the
   // existence check and both writes one step against a concurrent add.
   const { config } = await updateConfig(ctx.paths, async (config) => {
@@ -128,7 +128,7 @@ export async function rotateSecretCommand(ctx: Context, name: string, flags: Sec
   findSecret(before, name);
   const value = await readSecretValue(ctx, name, flags);
   const keystore = await openKeystore(ctx, before, flags);
-  const vaultKey = await obtainVaultKey(before, keystore, { create: true });
+  const vaultKey = await obtainVaultKey(before, keystore, { create: true, vaultFile: ctx.paths.vault });
   const now = new Date();
   const { config, result: record } = await updateConfig(ctx.paths, async (config) => {
     const record = findSecret(config, name);

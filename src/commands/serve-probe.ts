@@ -15,7 +15,7 @@ export interface ServeStatus {
 
 export async function probeServe(ctx: Context): Promise<ServeStatus> {
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;
-  const socket = resolveSocketPath(ctx.env, uid);
+  const socket = resolveSocketPath(ctx.env);
   try {
     const result = await callServe(socket, { op: 'ping' }, { uid, timeoutMs: 2000 });
     if (!result.answered) return { socket, up: false, ...(result.reason !== 'ENOENT' ? { note: result.reason } : {}) };

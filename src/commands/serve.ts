@@ -40,7 +40,7 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
   const listen = flags.http === false ? null : parseListen(flags.listen ?? DEFAULT_LISTEN);
   const idleLockMs = flags.idleLock !== undefined ? parseDuration(flags.idleLock, '--idle-lock') * 1000 : null;
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;
-  const socketPath = flags.socket ?? resolveSocketPath(ctx.env, uid);
+  const socketPath = flags.socket ?? resolveSocketPath(ctx.env);
   const log = createLog(ctx);
   const initial = loadConfig(ctx);
 

@@ -64,7 +64,7 @@ function mintResult(answer: MintAnswer): CommandResult {
 /** The answer of a running serve, or null when none of ours listens (then the caller mints itself). */
 async function mintThroughServe(ctx: Context, call: MintCall): Promise<MintAnswer | null> {
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;
-  const path = resolveSocketPath(ctx.env, uid);
+  const path = resolveSocketPath(ctx.env);
   const result = await callServe(path, mintRequest(call), { uid });
   if (!result.answered) {
     if (result.foreignOwner !== undefined) ctx.warn(`ignoring the serve socket ${path}: it belongs to uid ${result.foreignOwner}, not to you; minting directly`);

@@ -1,10 +1,11 @@
 // config.json: the public half of an install (issuer, backend, agents,
 // secrets' bindings and grants, public keys). Never holds private material.
-import { readFileSync } from 'node:fs';
+import { findConfigProblem } from './config-schema.js';
 import { AgentAuthError, ExitCode, notFoundError } from './errors.js';
-import { assertPrivateFile, isMissingFileError, isPermissionError, writePrivateFileAtomic } from './fs-safe.js';
+import { readPrivateFile, writePrivateFileAtomic } from './fs-safe.js';
 import { withFileLock } from './lock.js';
-import type { Paths } from './paths.js';
+import { assertSafeHome, type Paths } from './paths.js';
+import type { Settings } from './settings.js';
 
 export type BackendName = 'keychain' | 'file' | 'memory';
 
@@ -81,6 +82,8 @@ export interface Config {
   secrets: Record<string, SecretRecord>;
   /** Names of keystore entries the install relies on, so a vanished one is noticed. */
   keystoreEntries: string[];
+  /** `agentauth config set`: see settings.ts. */
+  settings?: Settings;
 }
 
 export function notInitialisedError(paths: Paths): AgentAuthError {
@@ -90,20 +93,9 @@ export function notInitialisedError(paths: Paths): AgentAuthError {
 }
 
 export function readConfig(paths: Paths): Config | null {
-  let text: string;
-  try {
-    assertPrivateFile(paths.config);
-    text = readFileSync(paths.config, 'utf8');
-  } catch (error) {
-    if (isMissingFileError(error)) return null;
-    if (isPermissionError(error)) {
-      throw new AgentAuthError('UNREADABLE_FILE', ExitCode.keystore, `cannot read ${paths.config}: permission denied`, {
-        hint: `check the owner and mode of '${paths.config}'`,
-      });
-    }
-    throw error;
-  }
-  return parseConfig(text, paths.config);
+  assertSafeHome(paths);
+  const raw = readPrivateFile(paths.config);
+  return raw === null ? null : parseConfig(raw.toString('utf8'), paths.config);
 }
 
 export function parseConfig(text: string, file: string): Config {
@@ -113,23 +105,22 @@ export function parseConfig(text: string, file: string): Config {
   } catch (error) {
     throw corruptConfigError(file, `it is not valid JSON (${(error as Error).message})`);
   }
-  const config = value as Partial<Config> | null;
-  if (!config || typeof config !== 'object' || Array.isArray(config)) throw corruptConfigError(file, 'it is not a JSON object');
-  if (config.schemaVersion !== 1) throw corruptConfigError(file, `unknown schemaVersion ${JSON.stringify(config.schemaVersion)}`);
-  for (const field of ['installId', 'issuer', 'backend', 'createdAt'] as const) {
-    if (typeof config[field] !== 'string') throw corruptConfigError(file, `field "${field}" is missing or not a string`);
-  }
-  if (!Array.isArray(config.keys)) throw corruptConfigError(file, 'field "keys" is missing or not an array');
-  if (!config.log || typeof config.log.origin !== 'string') throw corruptConfigError(file, 'field "log" is missing');
-  if (!config.agents || typeof config.agents !== 'object') throw corruptConfigError(file, 'field "agents" is missing');
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw corruptConfigError(file, 'it is not a JSON object');
+  const schemaVersion = (value as { schemaVersion?: unknown }).schemaVersion;
+  if (schemaVersion !== 1) throw corruptConfigError(file, `unknown schemaVersion ${JSON.stringify(schemaVersion)}`);
+  const problem = findConfigProblem(value);
+  if (problem) throw corruptConfigError(file, `field "${problem.field}" must be ${problem.expected} (found ${problem.found})`, { field: problem.field });
+  const config = value as Config;
+  // Written by versions before secrets existed.
   config.secrets ??= {};
   config.keystoreEntries ??= [];
-  return config as Config;
+  return config;
 }
 
-function corruptConfigError(file: string, why: string): AgentAuthError {
+function corruptConfigError(file: string, why: string, details?: Record<string, unknown>): AgentAuthError {
   return new AgentAuthError('CORRUPT_CONFIG', ExitCode.keystore, `${file} is damaged: ${why}`, {
-    hint: `restore it from a backup, or move it away and run 'agentauth init' again`,
+    hint: `correct it by hand, restore it from a backup, or move it away and run 'agentauth init' again`,
+    details: { file, ...details },
   });
 }
 

@@ -2,7 +2,7 @@
 // file, refreshed while held, considered stale after a crash).
 import lockfile from 'proper-lockfile';
 import { AgentAuthError, ExitCode } from './errors.js';
-import { ensurePrivateDir } from './fs-safe.js';
+import { assertNotSymlink, ensurePrivateDir } from './fs-safe.js';
 import { dirname } from 'node:path';
 
 export interface LockOptions {
@@ -16,6 +16,9 @@ const STALE_MS = 2_000;
 
 export async function withFileLock<T>(file: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
   ensurePrivateDir(dirname(file));
+  // A link planted at the lock's place would have us wait on (or, once "stale", remove) something else.
+  assertNotSymlink(file);
+  assertNotSymlink(`${file}.lock`);
   const waitMs = options.waitMs ?? 30_000;
   let release: () => Promise<void>;
   try {

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { xdgCache, xdgConfig, xdgData, xdgState } from 'xdg-basedir';
 import { usageError } from './errors.js';
+import { assertNotSymlink, assertPrivateDir } from './fs-safe.js';
 
 export interface Paths {
   configDir: string;
@@ -44,4 +45,16 @@ export function resolvePaths(env: Env): Paths {
     caCert: join(dataDir, 'ca.pem'),
     auditLog: env['AGENTAUTH_AUDIT_LOG'] || join(stateDir, 'audit.jsonl'),
   };
+}
+
+/**
+ * Refuses folders of ours that other users could change (group- or
+ * world-writable, or someone else's): they could swap the config, the
+ * keystore or the log under us; and symbolic links planted where our files
+ * go. Checked before any state is read or written, so that a command refuses
+ * before it acts rather than halfway.
+ */
+export function assertSafeHome(paths: Paths): void {
+  for (const dir of new Set([paths.configDir, paths.dataDir, paths.stateDir])) assertPrivateDir(dir);
+  for (const file of [paths.config, paths.keystore, paths.vault, paths.auditLog, `${paths.auditLog}.state`, `${paths.auditLog}.lock`]) assertNotSymlink(file);
 }

@@ -1,6 +1,7 @@
 // Secrets' bindings (which host, path, methods and header or query parameter a
 // value may travel in) and agents' grants, which can only narrow a binding.
 // Pure: no I/O. The values themselves live in the vault (vault.ts).
+import { isUtf8 } from 'node:buffer';
 import { isIP } from 'node:net';
 import type { AgentRecord, Config, GrantRecord, SecretRecord } from './config.js';
 import { notFoundError, policyError, usageError } from './errors.js';
@@ -39,6 +40,19 @@ const RESERVED_ENV = new Set([
   'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'DENO_CERT', 'CARGO_HTTP_CAINFO', 'NPM_CONFIG_CAFILE',
   'GIT_HTTP_PROXY_AUTHMETHOD', 'GIT_TERMINAL_PROMPT', 'AGENTAUTH_PASSPHRASE', 'AGENTAUTH_PASSPHRASE_FILE', 'AGENTAUTH_BACKEND', 'AGENTAUTH_HOME',
 ]);
+// Variables that change how programs start, which code they load, or which
+// commands they run. A secret's variable holds a placeholder, so naming one of
+// these could at best break the child and at worst make a shell, a dynamic
+// loader or git run something: no credential is ever meant to travel in them.
+const CODE_ENV = new Set([
+  'BASH_ENV', 'ENV', 'SHELL', 'SHELLOPTS', 'BASHOPTS', 'IFS', 'PS1', 'PS2', 'PS3', 'PS4', 'PROMPT_COMMAND', 'CDPATH', 'GLOBIGNORE', 'ZDOTDIR',
+  'EDITOR', 'VISUAL', 'PAGER', 'MANPAGER', 'BROWSER', 'SSH_ASKPASS', 'SUDO_ASKPASS', 'SSH_AUTH_SOCK', 'TMPDIR', 'TERMINFO', 'LOCPATH',
+  'NLSPATH', 'GCONV_PATH', 'GLIBC_TUNABLES', 'HOSTALIASES', 'RESOLV_HOST_CONF', 'CLASSPATH', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS',
+  'JDK_JAVA_OPTIONS', 'DOTNET_STARTUP_HOOKS', 'RUSTC_WRAPPER', 'LESSOPEN', 'LESSCLOSE', 'OPENSSL_CONF', 'OPENSSL_MODULES',
+]);
+const CODE_ENV_PREFIXES = ['LD_', 'DYLD_', 'NODE_', 'NPM_CONFIG_', 'PYTHON', 'PERL', 'RUBY', 'GIT_', 'BASH_FUNC_', 'CORECLR_', 'COR_', 'XDG_', 'AGENTAUTH_'];
+// A credential that does live under one of those prefixes (setup-node's .npmrc reads it).
+const CREDENTIAL_ENV = new Set(['NODE_AUTH_TOKEN']);
 
 export function parseHostPattern(text: string): HostPattern {
   const bad = (why: string) =>
@@ -132,11 +146,17 @@ function normaliseMethods(methods: string[], flag: string): string[] {
   return list.sort();
 }
 
-function validateEnvName(name: string, flag: string): string {
+/** Exported for its tests. */
+export function validateEnvName(name: string, flag: string): string {
   if (!ENV_NAME.test(name)) throw usageError('BAD_ENV_NAME', `invalid ${flag} ${JSON.stringify(name)}: letters, digits and _, not starting with a digit`);
   const upper = name.toUpperCase();
-  if (RESERVED_ENV.has(upper) || upper.startsWith('XDG_')) {
-    throw usageError('RESERVED_ENV_NAME', `${flag} ${name} is a variable agentauth run sets or never overwrites`, { hint: 'pick another name' });
+  if (RESERVED_ENV.has(upper)) {
+    throw usageError('RESERVED_ENV_NAME', `${flag} ${name} is a variable agentauth run sets itself`, { hint: 'pick another name' });
+  }
+  if (CODE_ENV.has(upper) || (CODE_ENV_PREFIXES.some((prefix) => upper.startsWith(prefix)) && !CREDENTIAL_ENV.has(upper))) {
+    throw usageError('RESERVED_ENV_NAME', `${flag} ${name} is a variable that changes how programs start, load code or run commands; a secret's placeholder never goes in one`, {
+      hint: `refused: ${CODE_ENV_PREFIXES.map((prefix) => `${prefix}*`).join(', ')}, BASH_ENV, ENV, SHELL, IFS, PROMPT_COMMAND and the like. Use the name the client reads its key from (e.g. ANTHROPIC_API_KEY)`,
+    });
   }
   return name;
 }
@@ -178,20 +198,46 @@ export function buildSecretRecord(name: string, input: SecretInput, now: Date): 
   return record;
 }
 
-/** The value read from stdin, a prompt or a file: one trailing newline dropped, no control characters. */
-export function validateSecretValue(raw: string): Buffer {
-  const value = raw.replace(/\r?\n$/, '');
-  // CR, LF and NUL would let a value split a header; other C0 controls have no place in a credential.
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) {
-    throw usageError('BAD_SECRET_VALUE', 'the value contains control characters (a newline inside it?)', { hint: 'pipe exactly the value, e.g. printf %s "$KEY" | agentauth secret add …' });
+/**
+ * The value read from stdin, a prompt or a file, as bytes: one trailing
+ * newline dropped, then stored byte for byte. Refused, with the reason but
+ * never the value: control characters (a value could split a header), a
+ * leading or trailing space (HTTP strips it from header values), and bytes
+ * that are not UTF-8 (the gateway carries values as text in headers and
+ * query strings and scrubs their text forms from responses, so such a value
+ * would arrive altered and could escape scrubbing).
+ */
+export function validateSecretValue(raw: Buffer | string): Buffer {
+  let bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+  if (bytes[bytes.length - 1] === 0x0a) bytes = bytes.subarray(0, bytes[bytes.length - 2] === 0x0d ? -2 : -1);
+  const control = bytes.findIndex((byte) => byte < 0x20 || byte === 0x7f);
+  if (control !== -1) {
+    throw usageError('BAD_SECRET_VALUE', `the value contains a control character at offset ${control} (a newline or tab inside it?)`, { hint: 'pipe exactly the value, e.g. printf %s "$KEY" | agentauth secret add …' });
   }
-  const bytes = Buffer.from(value, 'utf8');
+  const invalid = firstInvalidUtf8(bytes);
+  if (invalid !== -1) {
+    throw usageError('BAD_SECRET_VALUE', `the value is not valid UTF-8 (at offset ${invalid}): the gateway sends values as text in headers and query strings, so these bytes would arrive altered`, {
+      hint: 'give the value in the text form the service expects (an API key is text; binary keys are usually base64)',
+    });
+  }
+  if (bytes[0] === 0x20 || bytes[bytes.length - 1] === 0x20) {
+    throw usageError('BAD_SECRET_VALUE', 'the value starts or ends with a space, which HTTP strips from header values', { hint: 'pipe exactly the value, without spaces around it' });
+  }
   if (bytes.length < MIN_VALUE_BYTES) {
     throw usageError('SECRET_TOO_SHORT', `the value is ${bytes.length} bytes; at least ${MIN_VALUE_BYTES} are needed so it can be scrubbed from responses safely`);
   }
   if (bytes.length > MAX_VALUE_BYTES) throw usageError('SECRET_TOO_LONG', `the value is longer than ${MAX_VALUE_BYTES} bytes`);
-  return bytes;
+  return Buffer.from(bytes);
+}
+
+/** Offset of the first byte that does not start or continue a valid UTF-8 sequence, or -1. */
+function firstInvalidUtf8(bytes: Buffer): number {
+  if (isUtf8(bytes)) return -1;
+  // Decoding replaces each bad sequence with U+FFFD: the first byte that differs is where it starts.
+  const decoded = Buffer.from(bytes.toString('utf8'), 'utf8');
+  let i = 0;
+  while (i < bytes.length && bytes[i] === decoded[i]) i += 1;
+  return i;
 }
 
 export function findSecret(config: Config, name: string): SecretRecord {

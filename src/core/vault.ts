@@ -38,25 +38,36 @@ export interface VaultKey {
   created: boolean;
 }
 
+export type VaultKeyOptions = { create: false } | { create: true; vaultFile: string };
+
 /**
  * Loads the vault data key, creating it on first use. A key the config says
  * exists but the keystore lost is an error: a new key could not decrypt the
  * values already stored, so it is never made silently.
+ *
+ * Creation happens under the vault's lock, re-reading the keystore there:
+ * two first `secret add`s at once would otherwise both create a key, the
+ * last keystore write would win, and the other value could never be
+ * decrypted again.
  */
-export async function obtainVaultKey(config: Config, keystore: Keystore, options: { create: boolean }): Promise<VaultKey> {
+export async function obtainVaultKey(config: Config, keystore: Keystore, options: VaultKeyOptions): Promise<VaultKey> {
   if (config.keystoreEntries.includes(entryName.vaultKey)) {
     return { key: decodeKey(await requireEntry(keystore, entryName.vaultKey)), created: false };
   }
-  // Not recorded yet. A crash between the keystore write and the config write
-  // can leave a key behind; reuse it rather than orphan what it encrypted.
-  const existing = await keystore.get(entryName.vaultKey);
-  if (existing !== null) return { key: decodeKey(existing), created: true };
   if (!options.create) {
+    // Not recorded yet. A crash between the keystore write and the config write
+    // can leave a key behind; use it rather than orphan what it encrypted.
+    const existing = await keystore.get(entryName.vaultKey);
+    if (existing !== null) return { key: decodeKey(existing), created: true };
     throw keystoreError('NO_VAULT_KEY', 'the vault has no data key yet: no secret was ever added', { hint: 'add one with: agentauth secret add NAME --host …' });
   }
-  const key = randomBytes(KEY_BYTES);
-  await keystore.setMany({ [entryName.vaultKey]: key.toString('base64') });
-  return { key, created: true };
+  return withFileLock(options.vaultFile, async () => {
+    const existing = await keystore.get(entryName.vaultKey);
+    if (existing !== null) return { key: decodeKey(existing), created: true };
+    const key = randomBytes(KEY_BYTES);
+    await keystore.setMany({ [entryName.vaultKey]: key.toString('base64') });
+    return { key, created: true };
+  });
 }
 
 function decodeKey(text: string): Buffer {

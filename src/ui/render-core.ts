@@ -35,6 +35,7 @@ export function renderStatus(
     log: { origin: string; path: string };
     serve: { socket: string; up: boolean; pid?: number; http?: string | null; note?: string };
     files: { path: string; exists: boolean; mode?: string; ok: boolean; fix?: string }[];
+    sandbox: { available: boolean; mode: string; detail: string; fix?: string };
   },
   style: Style,
 ): string {
@@ -51,6 +52,7 @@ export function renderStatus(
         ? `${style.green('up')} (pid ${data.serve.pid}${data.serve.http ? `, ${data.serve.http}` : ''}) on ${data.serve.socket}`
         : `${style.dim('not running')} (socket ${data.serve.socket}${data.serve.note ? `: ${data.serve.note}` : ''}); token mint unlocks the keystore itself`,
     ),
+    field(style, 'sandbox', `${data.sandbox.available ? style.green(data.sandbox.detail) : style.yellow(data.sandbox.detail)}; run.sandbox ${data.sandbox.mode}${data.sandbox.fix ? `; fix: ${data.sandbox.fix}` : ''}`),
     field(style, 'files', ''),
   ];
   for (const file of data.files) {

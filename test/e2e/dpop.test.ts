@@ -70,6 +70,21 @@ describe('DPoP-bound tokens', () => {
     expect((await t.run(['agent', 'update', 'pi', '--dpop'])).code).toBe(0);
   });
 
+  it('a hand-edited dpop flag that is not true is refused with the field named', async () => {
+    const file = join(t.home, 'config.json');
+    const original = readFileSync(file, 'utf8');
+    try {
+      const config = JSON.parse(original);
+      config.agents.pi.dpop = 'no';
+      writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
+      const r = await t.run(['token', 'mint', 'pi', '--aud', 'pack.lan']);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/agents\.pi\.dpop/);
+    } finally {
+      writeFileSync(file, original, { mode: 0o600 });
+    }
+  });
+
   it('a key file other users can read is refused, and never echoed', async () => {
     const file = join(t.dir, 'open.jwk');
     writeFileSync(file, readFileSync(join(t.dir, 'pi.jwk')), { mode: 0o644 });

@@ -487,8 +487,9 @@ describe('serve start and stop', () => {
         expect(set.code, set.stderr).toBe(0);
         expect(set.stderr).toMatch(/new tokens carry iss/);
         expect((await t.run(['config', 'get', 'issuer'])).stdout).toBe(`${serve.url}\n`);
-        expect(JSON.parse((await t.run(['config', 'list', '--json'])).stdout).settings).toEqual([expect.objectContaining({ key: 'issuer', value: serve.url })]);
-        expect((await t.run(['config', 'get', 'nope'])).code).toBe(3);
+        expect(JSON.parse((await t.run(['config', 'list', '--json'])).stdout).settings).toEqual(expect.arrayContaining([expect.objectContaining({ key: 'issuer', value: serve.url, set: true })]));
+        expect((await t.run(['config', 'get', 'nope'])).code).toBe(2);
+        expect((await t.run(['config', 'unset', 'issuer'])).code).toBe(2);
         const meta = JSON.parse((await curl([`${serve.url}/.well-known/openid-configuration`])).body);
         expect(meta).toMatchObject({ issuer: serve.url, jwks_uri: `${serve.url}/.well-known/jwks.json` });
         const token = (await t.run(['token', 'mint', 'bot', '--aud', 'x'])).stdout.trim();

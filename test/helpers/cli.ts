@@ -26,7 +26,7 @@ export interface TempHome {
 }
 
 export interface RunOptions {
-  input?: string;
+  input?: string | Uint8Array;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
 }

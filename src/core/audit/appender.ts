@@ -13,7 +13,9 @@
 import { withFileLock } from '../lock.js';
 import { serializeEventHead, type AuditEventInput, type PreparedEvent } from './event.js';
 import type { LogSigner } from './log-key.js';
-import { appendLocked, saveStateFile, type AppendOptions, type TailState } from './writer.js';
+import { createWriterMemory } from './vouch.js';
+import { saveTailState } from './tail-state.js';
+import { appendLocked, type AppendOptions } from './writer.js';
 
 export interface AuditAppenderOptions {
   file: string;
@@ -42,7 +44,7 @@ export interface AuditAppender {
   append(event: AuditEventInput): Promise<number>;
   /** Queues an event without a promise to wait on (a gateway's per-request events); failures go to `onError`. */
   push(event: AuditEventInput): void;
-  /** Appends a checkpoint now (end of a run). Resolves once durable. */
+  /** Appends a checkpoint now (end of a run). Resolves once durable; rejects (AUDIT_CHECKPOINT_REFUSED) when the log could not be vouched for, and nothing was signed. */
   checkpoint(): Promise<void>;
   /** Flushes what is queued and saves the state cache; later appends are refused. */
   close(): Promise<void>;
@@ -65,7 +67,8 @@ export function createAuditAppender(options: AuditAppenderOptions): AuditAppende
   const queue = createEventQueue();
   // Few and short-lived: only `append` and `checkpoint` callers wait.
   let waiters: Waiter[] = [];
-  let state: TailState | null = null;
+  // The log's tail, the last checkpoint this writer vouched for, and the events it wrote since (vouch.ts).
+  const memory = createWriterMemory();
   let stateSavedAt = Number.NEGATIVE_INFINITY;
   let stateDirty = false;
   let running: Promise<void> | null = null;
@@ -92,14 +95,17 @@ export function createAuditAppender(options: AuditAppenderOptions): AuditAppende
     const done = waiters.filter((waiter) => (waiter.checkpoint ? waiter.event <= end : waiter.event < end));
     waiters = waiters.filter((waiter) => !done.includes(waiter));
     try {
-      const outcome = await withFileLock(options.file, () => appendLocked(options.file, events, { ...base, forceCheckpoint: force, saveState }, state));
-      state = outcome.state;
+      const result = await withFileLock(options.file, () => appendLocked(options.file, events, { ...base, forceCheckpoint: force, saveState }, memory));
       stateDirty = !saveState;
       if (saveState) stateSavedAt = performance.now();
-      for (const waiter of done) waiter.resolve(waiter.checkpoint ? outcome.result.size : (outcome.result.seqs[waiter.event - first] as number));
+      for (const waiter of done) {
+        if (!waiter.checkpoint) waiter.resolve(result.seqs[waiter.event - first] as number);
+        else if (result.refused) waiter.reject(result.refused);
+        else waiter.resolve(result.size);
+      }
     } catch (error) {
       // The cache may be out of date after a failure: rebuild it next time.
-      state = null;
+      memory.state = null;
       for (const waiter of done) waiter.reject(error);
       // Pushed events have nobody waiting on them: report the batch once.
       if (done.filter((waiter) => !waiter.checkpoint).length < events.length) options.onError?.(error);
@@ -172,9 +178,9 @@ export function createAuditAppender(options: AuditAppenderOptions): AuditAppende
       closed = true;
       drain();
       while (running) await running;
-      if (stateDirty && state) {
-        const last = state;
-        await withFileLock(options.file, () => saveStateFile(options.file, last)).catch(() => {
+      if (stateDirty && memory.state) {
+        const last = memory.state;
+        await withFileLock(options.file, () => saveTailState(options.file, last)).catch(() => {
           // Only a cache: the next writer rebuilds it from the log.
         });
         stateDirty = false;

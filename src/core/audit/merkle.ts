@@ -31,35 +31,78 @@ export function hashNode(left: Buffer, right: Buffer): Buffer {
   return hashOnce('sha256', input, 'buffer');
 }
 
+// The deepest frontier a safe integer size can have (popCount ≤ 53), in 32-byte slots.
+const MAX_FRONTIER = 64;
+
 /**
  * The roots of the perfect subtrees that make up a tree of `size` leaves
  * (largest first): at most log2(size) hashes, enough to append and to compute
- * the root without the leaves.
+ * the root without the leaves. Kept in one flat buffer and hashed through one
+ * scratch buffer: `audit verify` appends a leaf per line, and per-node
+ * allocations showed in its profile.
  */
 export class Frontier {
-  size: number;
-  readonly hashes: Buffer[];
+  private sizeValue: number;
+  private depth = 0;
+  private readonly stack = Buffer.allocUnsafe(MAX_FRONTIER * 32);
+  private readonly scratch = Buffer.allocUnsafe(65);
 
-  constructor(size = 0, hashes: Buffer[] = []) {
-    if (popCount(size) !== hashes.length) throw new Error(`a frontier of size ${size} has ${popCount(size)} hashes, not ${hashes.length}`);
-    this.size = size;
-    this.hashes = hashes;
+  constructor(size = 0, hashes: readonly Buffer[] = []) {
+    if (!Number.isSafeInteger(size) || size < 0 || popCount(size) !== hashes.length) {
+      throw new Error(`a frontier of size ${size} has ${popCount(size)} hashes, not ${hashes.length}`);
+    }
+    this.sizeValue = size;
+    for (const hash of hashes) {
+      if (hash.length !== 32) throw new Error('a frontier hash is 32 bytes');
+      hash.copy(this.stack, this.depth * 32);
+      this.depth += 1;
+    }
+    this.scratch[0] = NODE_PREFIX;
+  }
+
+  get size(): number {
+    return this.sizeValue;
+  }
+
+  /** The subtree roots, largest first (copies). */
+  get hashes(): Buffer[] {
+    return Array.from({ length: this.depth }, (_, i) => Buffer.from(this.stack.subarray(i * 32, i * 32 + 32)));
   }
 
   append(leaf: Buffer): void {
-    let hash = leaf;
+    this.appendFrom(leaf, 0);
+  }
+
+  /** Appends the leaf hash held at source[at, at + 32). */
+  appendFrom(source: Buffer, at: number): void {
+    const { stack, scratch } = this;
+    let top = this.depth;
+    source.copy(stack, top * 32, at, at + 32);
+    top += 1;
     // Each trailing 1 bit of the old size is a complete subtree to merge with.
-    for (let n = this.size; (n & 1) === 1; n = Math.floor(n / 2)) hash = hashNode(this.hashes.pop() as Buffer, hash);
-    this.hashes.push(hash);
-    this.size += 1;
+    for (let n = this.sizeValue; n % 2 === 1; n = Math.floor(n / 2)) {
+      stack.copy(scratch, 1, (top - 2) * 32, top * 32);
+      stack.write(hashOnce('sha256', scratch, 'binary'), (top - 2) * 32, 'latin1');
+      top -= 1;
+    }
+    this.depth = top;
+    this.sizeValue += 1;
   }
 
   root(): Buffer {
-    return foldRoot(this.hashes);
+    if (this.depth === 0) return EMPTY_ROOT;
+    const { stack, scratch } = this;
+    const acc = Buffer.from(stack.subarray((this.depth - 1) * 32, this.depth * 32));
+    for (let i = this.depth - 2; i >= 0; i--) {
+      stack.copy(scratch, 1, i * 32, i * 32 + 32);
+      acc.copy(scratch, 33);
+      acc.write(hashOnce('sha256', scratch, 'binary'), 0, 'latin1');
+    }
+    return acc;
   }
 
   clone(): Frontier {
-    return new Frontier(this.size, [...this.hashes]);
+    return new Frontier(this.sizeValue, this.hashes);
   }
 }
 
@@ -78,7 +121,8 @@ export function computeRoot(leaves: readonly Buffer[]): Buffer {
   return frontier.root();
 }
 
-function popCount(n: number): number {
+/** How many 1 bits `n` has: the number of subtree roots in a frontier of n leaves. */
+export function popCount(n: number): number {
   let count = 0;
   for (let v = n; v > 0; v = Math.floor(v / 2)) count += v % 2;
   return count;

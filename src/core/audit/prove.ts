@@ -8,7 +8,7 @@ import { isLowerHex } from './encoding.js';
 import type { LogVerifierKey } from './log-key.js';
 import { consistencyRanges, hashLeaf, inclusionRanges, RangeHasher, verifyConsistency, verifyInclusion } from './merkle.js';
 import { openCheckpointNote } from './note.js';
-import { forEachChunk } from './verify.js';
+import { forEachLine } from './line-chunks.js';
 
 export interface InclusionProof {
   type: 'inclusion';
@@ -41,21 +41,15 @@ function streamLog(file: string, hasher: RangeHasher, keep: Set<number>, kept: M
   const checkpoints = new Map<number, string>();
   let events = 0;
   try {
-    forEachChunk(fd, fstatSync(fd).size, 1 << 20, (buf, from, to) => {
-      for (let s = from; s < to; ) {
-        const e = buf.indexOf(0x0a, s);
-        const line = buf.subarray(s, e);
-        if (line.subarray(0, CHECKPOINT_PREFIX.length).toString('latin1') === CHECKPOINT_PREFIX) {
-          const parsed = JSON.parse(line.toString('utf8')) as { note?: unknown; size?: unknown };
-          if (typeof parsed.note === 'string' && typeof parsed.size === 'number') checkpoints.set(parsed.size, parsed.note);
-        } else {
-          hasher.add(events, hashLeaf(line));
-          if (keep.has(events)) kept.set(events, line.toString('utf8'));
-          events++;
-        }
-        s = e + 1;
+    forEachLine(fd, fstatSync(fd).size, 0, (line) => {
+      if (line.subarray(0, CHECKPOINT_PREFIX.length).toString('latin1') === CHECKPOINT_PREFIX) {
+        const parsed = JSON.parse(line.toString('utf8')) as { note?: unknown; size?: unknown };
+        if (typeof parsed.note === 'string' && typeof parsed.size === 'number') checkpoints.set(parsed.size, parsed.note);
+      } else {
+        hasher.add(events, hashLeaf(line));
+        if (keep.has(events)) kept.set(events, line.toString('utf8'));
+        events++;
       }
-      return true;
     });
   } finally {
     closeSync(fd);

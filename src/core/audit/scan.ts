@@ -6,8 +6,9 @@
 // caller decides with JSON.parse + canonicalize, so the fast path can only
 // ever speed up an accept, never accept a non-canonical line.
 //
-// `createChunkScanner` must stay self-contained (no imports, no outer
-// references): its source text is also evaluated inside a worker thread.
+// The same scanner runs on this thread and in verify-worker.ts.
+import { isUtf8 } from 'node:buffer';
+import { hash } from 'node:crypto';
 
 export const LINE_FAST_EVENT = 0;
 export const LINE_CHECKPOINT = 1;
@@ -34,9 +35,20 @@ export interface ScanRecords {
   prevs: Buffer;
 }
 
-export interface ScannerDeps {
-  hash: (algorithm: string, data: Buffer, encoding: 'binary') => string;
-  isUtf8: (data: Buffer) => boolean;
+/** One scanned chunk of whole lines (see line-chunks.ts), checked in file order. */
+export interface ScannedChunk {
+  buf: Buffer;
+  /** File offset of buf[0]. */
+  offset: number;
+  records: ScanRecords;
+}
+
+/** What consumes scanned chunks in file order: the Checker. */
+export interface ChunkConsumer {
+  /** The origin every event's "log" must be, as JSON (the scanner compares bytes). */
+  readonly originJson: Buffer;
+  /** Checks one chunk; false once an error has stopped the check. */
+  consume(chunk: ScannedChunk): boolean;
 }
 
 export type ChunkScanner = (buf: Buffer, from: number, to: number, originJson: Buffer, records: ScanRecords) => ScanRecords;
@@ -65,12 +77,10 @@ export function createScanRecords(capacity: number): ScanRecords {
  * because the byte before each line is overwritten with 0x00 to hash
  * (0x00 ‖ line) without copying it.
  */
-export function createChunkScanner(deps: ScannerDeps): ChunkScanner {
-  const hash = deps.hash;
-  const isUtf8 = deps.isUtf8;
-  const FAST_EVENT = 0;
-  const CHECKPOINT = 1;
-  const SLOW = 2;
+export function createChunkScanner(): ChunkScanner {
+  const FAST_EVENT = LINE_FAST_EVENT;
+  const CHECKPOINT = LINE_CHECKPOINT;
+  const SLOW = LINE_SLOW;
   const F_KIND = 0;
   const F_LOG = 1;
   const F_PREV = 2;

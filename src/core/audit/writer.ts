@@ -2,32 +2,30 @@
 // across read-tail → write → fsync so that concurrent writers never fork the
 // chain; O_APPEND alone would interleave but could not agree on `prev`/`seq`.
 //
-// To sign checkpoints we need the Merkle root over ALL events, but re-reading
-// the log on every append would make appends O(n). Instead a sidecar file
-// `<log>.state` caches the tree's frontier (≤ log2(n) hashes) and the tail.
-// It is untrusted: it is used only when its recorded tail still matches the
-// log's bytes, extended by scanning whatever was appended after it, and
-// rebuilt by one streaming scan when it is missing or stale.
-import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { AgentAuthError, ExitCode } from '../errors.js';
-import { fsyncDir, isMissingFileError } from '../fs-safe.js';
+// What the writer needs to know about the log's end is cached in `<log>.state`
+// (tail-state.ts); before it signs a checkpoint it checks the log itself
+// (vouch.ts), and signs nothing when the log is not what it wrote.
+import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, lstatSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { AgentAuthError, checkFailedError, ExitCode } from '../errors.js';
+import { fsyncDir, isMissingFileError, openOwnFileForAppend, writeFileAtomic } from '../fs-safe.js';
 import { withFileLock } from '../lock.js';
-import { CHECKPOINT_PREFIX, prepareEvent, serializeCheckpoint, serializeEventTail, type AuditEventInput, type PreparedEvent } from './event.js';
+import { prepareEvent, serializeCheckpoint, serializeEventTail, type AuditEventInput, type PreparedEvent } from './event.js';
+import { readInto } from './line-chunks.js';
 import type { LogSigner } from './log-key.js';
-import { Frontier, hashFramedLeaf, hashLeaf } from './merkle.js';
+import { hashFramedLeaf, hashLeaf } from './merkle.js';
 import { signCheckpointNote } from './note.js';
+import { loadTailState, readLineFrom, saveTailState, sha256Hex, type TailState } from './tail-state.js';
+import { createWriterMemory, REWRITTEN_KIND, vouchForLog, type WriterMemory } from './vouch.js';
+
+export { stateFileFor } from './tail-state.js';
 
 /** Automatic checkpoints: after this many uncovered events or this much time, whichever first. */
 export const CHECKPOINT_EVERY_EVENTS = 1000;
 export const CHECKPOINT_EVERY_MS = 60 * 60 * 1000;
 
-const LF = 0x0a;
 const LF_BYTE = Buffer.from('\n');
 const YIELD_EVERY = 32;
-const SCAN_CHUNK = 1 << 20;
 
 export interface AppendOptions {
   origin: string;
@@ -40,7 +38,7 @@ export interface AppendOptions {
    * append that can sign (the due condition stays true until then).
    */
   signer?: () => Promise<LogSigner | undefined> | LogSigner | undefined;
-  /** Who the events the writer adds itself (log.recover, log.init for a log that vanished) are attributed to (default: the first event's actor). */
+  /** Who the events the writer adds itself (log.recover, log.init for a log that vanished, log.rewritten) are attributed to (default: the first event's actor). */
   recoverActor?: Record<string, unknown>;
   now?: () => Date;
   /** Force a checkpoint after these events even if none is due (`audit checkpoint`, end of `run`). */
@@ -61,82 +59,50 @@ export interface AppendResult {
   size: number;
   checkpoint?: { size: number; root: string; note: string };
   recovered?: { offset: number; length: number; sha256: string; file: string };
-}
-
-/** The cached view of a log's tail; see the file comment. */
-export interface TailState {
-  v: 1;
-  origin: string | null;
-  /** File offset just after the last complete line. */
-  bytes: number;
-  /** Length of that last line including its LF (0 for an empty log). */
-  tailLen: number;
-  /** SHA-256 (hex) of that line including its LF. */
-  tailHash: string;
-  events: number;
-  lastLeaf: string | null;
-  lastTs: string | null;
-  frontier: string[];
-  /** Events covered by the last checkpoint. */
-  checkpointSize: number;
-  /** `ts` of the last event the last checkpoint covers (or of seq 0): the clock for hourly checkpoints. */
-  anchorTs: string | null;
-}
-
-export function stateFileFor(logFile: string): string {
-  return `${logFile}.state`;
+  /** A checkpoint was due but the log could not be vouched for: nothing was signed. */
+  refused?: AgentAuthError;
 }
 
 export function tornFileFor(logFile: string, offset: number): string {
   return `${logFile}.torn-${offset}`;
 }
 
-function emptyState(): TailState {
-  return { v: 1, origin: null, bytes: 0, tailLen: 0, tailHash: '', events: 0, lastLeaf: null, lastTs: null, frontier: [], checkpointSize: 0, anchorTs: null };
-}
-
-/** One-shot append (the CLI path): lock, append, fsync, unlock. */
+/** One-shot append (the CLI path): lock, append, fsync, unlock. Throws, after appending, when a due checkpoint was refused. */
 export async function appendEvents(file: string, events: AuditEventInput[], options: AppendOptions): Promise<AppendResult> {
   // Serialised (and validated) before the lock is taken.
   const prepared = events.map(prepareEvent);
-  return withFileLock(file, () => appendLocked(file, prepared, options, null).then((outcome) => outcome.result));
+  const result = await withFileLock(file, () => appendLocked(file, prepared, options, createWriterMemory()));
+  if (result.refused) throw result.refused;
+  return result;
 }
 
-/**
- * The body of an append; the caller holds the lock. `cached` is an in-memory
- * state from a previous append by the same process (still validated).
- */
-export async function appendLocked(
-  file: string,
-  events: readonly PreparedEvent[],
-  options: AppendOptions,
-  cached: TailState | null,
-): Promise<{ result: AppendResult; state: TailState }> {
-  const created = !existsSync(file);
-  const fd = openSync(file, 'a+', 0o600);
+/** The body of an append; the caller holds the lock. `memory` carries what this process knows from its earlier appends. */
+export async function appendLocked(file: string, events: readonly PreparedEvent[], options: AppendOptions, memory: WriterMemory): Promise<AppendResult> {
+  const created = !exists(file);
+  const fd = openOwnFileForAppend(file);
   try {
     if (created) fsyncDir(dirname(file));
     const size = fstatSync(fd).size;
-    let state = (cached && validateState(fd, cached, size)) ?? loadStateFile(file, fd, size) ?? scanForward(fd, emptyState(), size);
-    if (state.bytes < size) state = scanForward(fd, state, size);
+    let state = loadTailState(file, fd, size, memory.state);
     if (state.origin !== null && state.origin !== options.origin) {
       throw new AgentAuthError('AUDIT_ORIGIN_MISMATCH', ExitCode.usage, `the audit log ${file} belongs to ${state.origin}, not to this install (${options.origin})`, {
         hint: 'point --log / AGENTAUTH_AUDIT_LOG at this install’s log',
       });
     }
+    // Only a writer that may sign needs to remember what it wrote.
+    const remember = options.signer !== undefined && memory.refusal === null;
+    if (remember && memory.firstLeaf === null && state.events > 0) memory.firstLeaf = readFirstLeaf(fd, state.bytes);
 
     const now = options.now ?? (() => new Date());
     const logJson = JSON.stringify(options.origin);
-    const frontier = new Frontier(state.events, state.frontier.map((h) => Buffer.from(h, 'hex')));
     const out: Buffer[] = [];
     let outBytes = 0;
-    const addLine = (line: Buffer): void => {
-      out.push(line, LF_BYTE);
-      outBytes += line.length + 1;
-    };
     const seqs: number[] = [];
+    let seq = state.events;
     let lastLeaf = state.lastLeaf;
+    let lastLeafBytes: Buffer | null = lastLeaf === null ? null : Buffer.from(lastLeaf, 'hex');
     let lastTs = state.lastTs;
+    let lastEventAt = state.lastEventAt;
     let anchorTs = state.anchorTs;
     // Events of one batch mostly share a millisecond: format each distinct one once.
     let stampMs = Number.NaN;
@@ -147,20 +113,27 @@ export async function appendLocked(
         stampMs = date.getTime();
         stamp = date.toISOString();
       }
-      const ts = stamp;
-      const seq = frontier.size;
-      const tail = serializeEventTail(logJson, lastLeaf, seq, ts);
+      const tail = serializeEventTail(logJson, lastLeaf, seq, stamp);
       const framed = Buffer.allocUnsafe(1 + event.head.length + Buffer.byteLength(tail));
       framed[0] = 0;
       event.head.copy(framed, 1);
       framed.write(tail, 1 + event.head.length, 'utf8');
       const leaf = hashFramedLeaf(framed);
-      frontier.append(leaf);
+      const line = framed.subarray(1);
+      if (remember) memory.own.add(seq, state.bytes + outBytes, line, leaf, lastLeafBytes);
+      lastLeafBytes = leaf;
+      if (seq === 0) {
+        anchorTs = stamp;
+        // Only the first log this process wrote to: a log.init for a log that replaced it does not count.
+        if (remember) memory.firstLeaf ??= leaf.toString('hex');
+      }
       lastLeaf = leaf.toString('hex');
-      lastTs = ts;
-      if (seq === 0) anchorTs = ts;
-      addLine(framed.subarray(1));
+      lastTs = stamp;
+      lastEventAt = state.bytes + outBytes;
       if (mine) seqs.push(seq);
+      seq += 1;
+      out.push(line, LF_BYTE);
+      outBytes += line.length + 1;
     };
 
     let recovered: AppendResult['recovered'];
@@ -170,7 +143,7 @@ export async function appendLocked(
       recovered = moveTornTail(file, fd, state.bytes, size);
       push(prepareEvent({ kind: 'log.recover', actor: options.recoverActor ?? events[0]?.actor ?? { sub: 'agentauth' }, data: { file: basename(recovered.file), length: recovered.length, offset: recovered.offset, sha256: recovered.sha256 } }), false);
     }
-    if (frontier.size === 0 && events[0]?.kind !== 'log.init') {
+    if (seq === 0 && events[0]?.kind !== 'log.init') {
       if (!options.vkey) {
         throw new AgentAuthError('AUDIT_LOG_MISSING', ExitCode.notFound, `the audit log ${file} is empty and does not start with log.init`, { hint: 'run: agentauth init' });
       }
@@ -178,7 +151,7 @@ export async function appendLocked(
     }
     for (let i = 0; i < events.length; i += 1) {
       const event = events[i]!;
-      if (event.kind === 'log.init' && frontier.size !== 0) {
+      if (event.kind === 'log.init' && seq !== 0) {
         throw new AgentAuthError('BAD_AUDIT_EVENT', ExitCode.internal, 'log.init can only be the first event of a log');
       }
       push(event, true);
@@ -189,24 +162,46 @@ export async function appendLocked(
     }
 
     let checkpoint: AppendResult['checkpoint'];
+    let refused: AgentAuthError | undefined;
     let checkpointSize = state.checkpointSize;
+    let anchor = state.anchor;
+    let checkpointLine: Buffer | null = null;
     const every = options.checkpointEvery ?? { events: CHECKPOINT_EVERY_EVENTS, ms: CHECKPOINT_EVERY_MS };
-    const uncovered = frontier.size - checkpointSize;
-    const due =
-      uncovered > 0 &&
-      (options.forceCheckpoint === true || uncovered >= every.events || (anchorTs !== null && now().getTime() - Date.parse(anchorTs) >= every.ms));
+    const uncovered = seq - checkpointSize;
+    const due = uncovered > 0 && (options.forceCheckpoint === true || uncovered >= every.events || (anchorTs !== null && now().getTime() - Date.parse(anchorTs) >= every.ms));
     if (due && options.signer) {
       const signer = await options.signer();
       if (signer) {
-        const root = frontier.root();
-        const note = signCheckpointNote(signer, frontier.size, root);
-        addLine(Buffer.from(serializeCheckpoint({ kind: 'checkpoint', log: options.origin, note, root: root.toString('hex'), size: frontier.size, v: 1 }), 'utf8'));
-        checkpoint = { size: frontier.size, root: root.toString('hex'), note };
-        checkpointSize = frontier.size;
-        anchorTs = lastTs;
+        const vouch = memory.refusal ? null : vouchForLog({ fd, file, end: state.bytes, pending: Buffer.concat(out, outBytes), cachedAnchor: state.anchor, memory, vkey: signer.vkey });
+        if (vouch?.ok) {
+          const root = vouch.frontier.root();
+          const note = signCheckpointNote(signer, seq, root);
+          checkpointLine = Buffer.from(serializeCheckpoint({ kind: 'checkpoint', log: options.origin, note, root: root.toString('hex'), size: seq, v: 1 }), 'utf8');
+          checkpoint = { size: seq, root: root.toString('hex'), note };
+          checkpointSize = seq;
+          anchorTs = lastTs;
+          anchor = { offset: state.bytes + outBytes, size: seq, frontier: vouch.frontier.hashes.map((hash) => hash.toString('hex')) };
+          memory.anchor = anchor;
+          memory.own.clear();
+        } else {
+          if (vouch && !memory.refusal) {
+            memory.refusal = refusalError(file, vouch.reason);
+            memory.own.clear();
+            // Our own events are gone from the log we wrote them to (not from a log that
+            // replaced it): say so in the log itself, so that no later writer signs over it.
+            if (vouch.missing !== null && memory.firstLeaf !== null && currentFirstLeaf(fd, state.bytes, out) === memory.firstLeaf) {
+              push(prepareEvent({ kind: REWRITTEN_KIND, actor: options.recoverActor ?? events[0]?.actor ?? { sub: 'agentauth' }, data: { missing_seq: vouch.missing, reason: vouch.reason } }), false);
+            }
+          }
+          refused = memory.refusal as AgentAuthError;
+        }
       }
     }
 
+    if (checkpointLine) {
+      out.push(checkpointLine, LF_BYTE);
+      outBytes += checkpointLine.length + 1;
+    }
     if (out.length > 0) {
       // The write lands in the page cache at once; the fsync is the slow part, and
       // done asynchronously it does not stall a gateway's requests (the lock is held until it ends).
@@ -216,26 +211,58 @@ export async function appendLocked(
     // `out` alternates lines and LFs.
     const finalLine = out.length > 0 ? out[out.length - 2]! : null;
     const next: TailState = {
-      v: 1,
+      v: state.v,
       origin: options.origin,
       bytes: state.bytes + outBytes,
       tailLen: finalLine ? finalLine.length + 1 : state.tailLen,
       tailHash: finalLine ? sha256Hex(Buffer.concat([finalLine, LF_BYTE])) : state.tailHash,
-      events: frontier.size,
+      events: seq,
+      lastEventAt,
       lastLeaf,
       lastTs,
-      frontier: frontier.hashes.map((h) => h.toString('hex')),
       checkpointSize,
       anchorTs,
+      anchor,
     };
-    if (options.saveState !== false) await saveStateFile(file, next);
-    const result: AppendResult = { seqs, size: frontier.size };
+    state = next;
+    memory.state = next;
+    if (options.saveState !== false) saveTailState(file, next);
+    const result: AppendResult = { seqs, size: seq };
     if (checkpoint) result.checkpoint = checkpoint;
     if (recovered) result.recovered = recovered;
-    return { result, state: next };
+    if (refused) result.refused = refused;
+    return result;
   } finally {
     closeSync(fd);
   }
+}
+
+function refusalError(file: string, reason: string): AgentAuthError {
+  return checkFailedError('AUDIT_CHECKPOINT_REFUSED', `refused to sign an audit checkpoint for ${file}: ${reason}. Nothing was signed: the events since the last checkpoint stay uncovered, and 'agentauth audit verify --strict' fails`, {
+    hint: `keep the log as evidence and compare it with a checkpoint kept elsewhere (agentauth audit verify --strict --trusted FILE); to start a new log, move ${file} aside`,
+  });
+}
+
+function exists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch (error) {
+    if (isMissingFileError(error)) return false;
+    throw error;
+  }
+}
+
+function readFirstLeaf(fd: number, end: number): string | null {
+  const line = readLineFrom(fd, 0, end);
+  return line ? hashLeaf(line).toString('hex') : null;
+}
+
+/** The leaf hash of the log's first line: in the file, or the first line about to be written to an empty one. */
+function currentFirstLeaf(fd: number, end: number, out: readonly Buffer[]): string | null {
+  if (end > 0) return readFirstLeaf(fd, end);
+  const first = out[0];
+  return first ? hashLeaf(first).toString('hex') : null;
 }
 
 function writeAll(fd: number, data: Buffer): void {
@@ -247,160 +274,13 @@ function fsyncAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
-function sha256Hex(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 function moveTornTail(file: string, fd: number, offset: number, size: number): NonNullable<AppendResult['recovered']> {
   const fragment = Buffer.alloc(size - offset);
-  readFully(fd, fragment, offset);
+  readInto(fd, fragment, 0, fragment.length, offset);
   const sidecar = tornFileFor(file, offset);
-  const tmp = join(dirname(sidecar), `.${basename(sidecar)}.${process.pid}.tmp`);
-  const sideFd = openSync(tmp, 'w', 0o600);
-  try {
-    writeAll(sideFd, fragment);
-    fsyncSync(sideFd);
-  } finally {
-    closeSync(sideFd);
-  }
-  renameSync(tmp, sidecar);
-  fsyncDir(dirname(sidecar));
+  writeFileAtomic(sidecar, fragment);
   ftruncateSync(fd, offset);
   fsyncSync(fd);
   return { offset, length: fragment.length, sha256: sha256Hex(fragment), file: sidecar };
 }
 
-function readFully(fd: number, into: Buffer, position: number): void {
-  let done = 0;
-  while (done < into.length) {
-    const n = readSync(fd, into, done, into.length - done, position + done);
-    if (n === 0) throw new Error(`unexpected end of file at ${position + done}`);
-    done += n;
-  }
-}
-
-/** Returns the state when its recorded tail still matches the file, else null. */
-function validateState(fd: number, state: TailState, size: number): TailState | null {
-  if (state.v !== 1 || !Number.isSafeInteger(state.bytes) || state.bytes > size || state.tailLen > state.bytes) return null;
-  if (state.frontier.length !== popCount(state.events)) return null;
-  if (state.bytes === 0) return state.events === 0 ? state : null;
-  const tail = Buffer.alloc(state.tailLen);
-  readFully(fd, tail, state.bytes - state.tailLen);
-  if (tail[tail.length - 1] !== LF || sha256Hex(tail) !== state.tailHash) return null;
-  if (state.bytes - state.tailLen > 0) {
-    const before = Buffer.alloc(1);
-    readFully(fd, before, state.bytes - state.tailLen - 1);
-    if (before[0] !== LF) return null;
-  }
-  // The tail line must agree with the counters too (guards against a stale or hand-edited cache).
-  const line = tail.subarray(0, tail.length - 1);
-  const value = parseLine(line);
-  if (!value) return null;
-  if (value['kind'] === 'checkpoint') {
-    if (value['size'] !== state.events || value['size'] !== state.checkpointSize) return null;
-    const frontier = new Frontier(state.events, state.frontier.map((h) => Buffer.from(h, 'hex')));
-    if (value['root'] !== frontier.root().toString('hex')) return null;
-  } else if (value['seq'] !== state.events - 1 || hashLeaf(line).toString('hex') !== state.lastLeaf) {
-    return null;
-  }
-  return state;
-}
-
-function loadStateFile(file: string, fd: number, size: number): TailState | null {
-  let parsed: TailState;
-  try {
-    parsed = JSON.parse(readFileSync(stateFileFor(file), 'utf8')) as TailState;
-  } catch (error) {
-    if (!isMissingFileError(error) && !(error instanceof SyntaxError)) throw error;
-    return null;
-  }
-  try {
-    return validateState(fd, parsed, size);
-  } catch {
-    return null;
-  }
-}
-
-/** Writes the `.state` cache; the caller holds the log lock. */
-export async function saveStateFile(file: string, state: TailState): Promise<void> {
-  // A cache: no fsync. A stale or torn copy is detected and rebuilt.
-  const target = stateFileFor(file);
-  const tmp = `${target}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state)}\n`, { mode: 0o600 });
-  await rename(tmp, target);
-}
-
-/**
- * Extends `state` over the complete lines in [state.bytes, size): leaf hashes
- * into the frontier, checkpoints noted. Stops before an unterminated last line.
- * This trusts nothing but line boundaries; `audit verify` does the checking.
- */
-export function scanForward(fd: number, start: TailState, size: number): TailState {
-  const state: TailState = { ...start, frontier: [...start.frontier] };
-  const frontier = new Frontier(state.events, state.frontier.map((h) => Buffer.from(h, 'hex')));
-  let position = state.bytes;
-  let carry: Buffer = Buffer.alloc(0);
-  let lastEventLine: Buffer | null = null;
-  while (position < size) {
-    const chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, size - position));
-    readFully(fd, chunk, position);
-    position += chunk.length;
-    const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-    let lineStart = 0;
-    for (let lf = buf.indexOf(LF, 0); lf !== -1; lf = buf.indexOf(LF, lineStart)) {
-      const line = buf.subarray(lineStart, lf);
-      if (line.subarray(0, CHECKPOINT_PREFIX.length).toString('latin1') === CHECKPOINT_PREFIX) {
-        state.checkpointSize = readCheckpointSize(line) ?? state.checkpointSize;
-        state.anchorTs = lastEventLine ? readTs(lastEventLine) : state.lastTs;
-      } else {
-        const leaf = hashLeaf(line);
-        if (frontier.size === 0) {
-          state.origin = readOrigin(line);
-          state.anchorTs = readTs(line);
-        }
-        frontier.append(leaf);
-        state.lastLeaf = leaf.toString('hex');
-        lastEventLine = line;
-      }
-      state.tailLen = lf + 1 - lineStart;
-      state.tailHash = sha256Hex(buf.subarray(lineStart, lf + 1));
-      state.bytes += state.tailLen;
-      lineStart = lf + 1;
-    }
-    carry = buf.subarray(lineStart);
-  }
-  if (lastEventLine) state.lastTs = readTs(lastEventLine);
-  state.events = frontier.size;
-  state.frontier = frontier.hashes.map((h) => h.toString('hex'));
-  return state;
-}
-
-function parseLine(line: Buffer): Record<string, unknown> | null {
-  try {
-    const value = JSON.parse(line.toString('utf8')) as unknown;
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
-function readTs(line: Buffer): string | null {
-  const ts = parseLine(line)?.['ts'];
-  return typeof ts === 'string' ? ts : null;
-}
-
-function readOrigin(line: Buffer): string | null {
-  const log = parseLine(line)?.['log'];
-  return typeof log === 'string' ? log : null;
-}
-
-function readCheckpointSize(line: Buffer): number | null {
-  const size = parseLine(line)?.['size'];
-  return typeof size === 'number' && Number.isSafeInteger(size) ? size : null;
-}
-
-function popCount(n: number): number {
-  let count = 0;
-  for (let v = n; v > 0; v = Math.floor(v / 2)) count += v % 2;
-  return count;
-}

@@ -77,6 +77,23 @@ export function buildChildBundle(env: Env, caPem: string): string {
   return `${dedupe(certs).join('\n')}\n`;
 }
 
+/**
+ * The child's NODE_EXTRA_CA_CERTS: our CA, plus the certificates the user's
+ * own NODE_EXTRA_CA_CERTS held (gateway.md, run step 3).
+ */
+export function buildNodeExtraCerts(env: Env, caPem: string): string {
+  const certs = splitPem(caPem);
+  const file = lookupCaseInsensitive(env, 'NODE_EXTRA_CA_CERTS');
+  if (file) {
+    try {
+      certs.push(...splitPem(readFileSync(file, 'utf8')));
+    } catch {
+      // A stale variable pointing nowhere: nothing to carry over.
+    }
+  }
+  return `${dedupe(certs).join('\n')}\n`;
+}
+
 function lookupCaseInsensitive(env: Env, name: string): string | undefined {
   if (env[name]) return env[name];
   const upper = name.toUpperCase();

@@ -1,5 +1,6 @@
 // The file backend: every private entry in one JWE (PBES2-HS512+A256KW key
 // wrap, A256GCM content), for machines without an OS keychain.
+import { lstatSync } from 'node:fs';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { AgentAuthError, ExitCode, keystoreError } from '../errors.js';
 import { readPrivateFile, writePrivateFileAtomic } from '../fs-safe.js';
@@ -38,8 +39,15 @@ export function createFileKeystore(options: FileKeystoreOptions): Keystore {
     return passphrase;
   }
 
+  // The file's identity (inode, change time, size) when it was read: every
+  // write replaces the file, so a different one means another process wrote
+  // since and the cache is stale. Taken before reading, so a write in between
+  // only costs a re-read.
+  let cachedIdentity: string | null = null;
+
   async function load(): Promise<Record<string, string>> {
-    if (cache) return cache;
+    if (cache && fileIdentity(options.file) === cachedIdentity) return cache;
+    cachedIdentity = fileIdentity(options.file);
     const raw = readPrivateFile(options.file);
     if (raw === null) {
       cache = {};
@@ -56,6 +64,7 @@ export function createFileKeystore(options: FileKeystoreOptions): Keystore {
       .setKeyManagementParameters({ p2c: options.iterations ?? DEFAULT_PBES2_COUNT })
       .encrypt(new TextEncoder().encode(await obtainPassphrase(cache && Object.keys(cache).length ? 'unlock' : 'create')));
     writePrivateFileAtomic(options.file, `${jwe}\n`);
+    cachedIdentity = fileIdentity(options.file);
     cache = entries;
   }
 
@@ -80,6 +89,15 @@ export function createFileKeystore(options: FileKeystoreOptions): Keystore {
       });
     },
   };
+}
+
+function fileIdentity(file: string): string | null {
+  try {
+    const st = lstatSync(file, { bigint: true });
+    return `${st.ino}:${st.ctimeNs}:${st.size}`;
+  } catch {
+    return null;
+  }
 }
 
 async function decryptKeystore(jwe: string, passphrase: string, file: string): Promise<Record<string, string>> {

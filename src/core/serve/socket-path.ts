@@ -1,5 +1,6 @@
 // Where `agentauth serve` listens for mint requests and `token mint` looks
 // for it. Kept free of heavy imports: `token mint` reads this before anything else.
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 export const SOCKET_NAME = 'serve.sock';
@@ -11,14 +12,18 @@ type Env = Record<string, string | undefined>;
 /**
  * AGENTAUTH_SOCK when set; with AGENTAUTH_HOME, inside it; else
  * `$XDG_RUNTIME_DIR/agentauth/` (per user, private, cleared at logout); else
- * a per-uid folder in the temporary directory, as tmux does.
+ * agentauth's state folder (`$XDG_STATE_HOME/agentauth/`, as paths.ts has it),
+ * rather than a shared /tmp where another user could take the name first.
+ * All of these are places `run`'s sandbox hides from the child: whoever
+ * reaches the socket can mint.
  */
-export function resolveSocketPath(env: Env, uid: number | null): string {
+export function resolveSocketPath(env: Env): string {
   const explicit = env['AGENTAUTH_SOCK'];
   if (explicit) return explicit;
   const home = env['AGENTAUTH_HOME'];
   if (home) return join(home, SOCKET_NAME);
   const runtime = env['XDG_RUNTIME_DIR'];
   if (runtime && runtime.startsWith('/')) return join(runtime, 'agentauth', SOCKET_NAME);
-  return join(env['TMPDIR'] || '/tmp', `agentauth-${uid ?? 'user'}`, SOCKET_NAME);
+  const state = env['XDG_STATE_HOME'] || join(env['HOME'] || homedir(), '.local', 'state');
+  return join(state, 'agentauth', SOCKET_NAME);
 }

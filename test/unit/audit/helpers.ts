@@ -3,6 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { createLogKey, loadLogSigner, type LogSigner } from '../../../src/core/audit/log-key.js';
 import { appendEvents, type AppendOptions } from '../../../src/core/audit/writer.js';
 
@@ -45,4 +47,24 @@ export function mintEvent(i: number) {
 export async function writeLog(fixture: Fixture, count: number): Promise<void> {
   await appendEvents(fixture.file, [{ kind: 'log.init', actor: { sub: 'user:tester' }, data: { origin: fixture.origin, vkey: fixture.vkey } }], fixture.options());
   for (let i = 1; i < count; i++) await appendEvents(fixture.file, [mintEvent(i)], fixture.options({ forceCheckpoint: i === count - 1 }));
+}
+
+/** Bundles a TypeScript entry into one ESM file that a child process or worker thread can run. */
+export async function bundleForNode(entry: string, outfile: string): Promise<string> {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+/** The verify worker, bundled from the sources into `dir` as the build does for dist/: a worker thread cannot run TypeScript. */
+export async function buildVerifyWorker(dir: string): Promise<URL> {
+  return pathToFileURL(await bundleForNode(join(import.meta.dirname, '../../../src/core/audit/verify-worker.ts'), join(dir, 'verify-worker.mjs')));
 }

@@ -1,5 +1,3 @@
-import { hash } from 'node:crypto';
-import { isUtf8 } from 'node:buffer';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import canonicalize from 'canonicalize';
@@ -9,7 +7,7 @@ import { hashLeaf } from '../../../src/core/audit/merkle.js';
 import { createChunkScanner, createScanRecords, LINE_SLOW } from '../../../src/core/audit/scan.js';
 import { verifyLogFile, type VerifyReport } from '../../../src/core/audit/verify.js';
 import { appendEvents } from '../../../src/core/audit/writer.js';
-import { makeFixture, mintEvent, writeLog, type Fixture } from './helpers.js';
+import { buildVerifyWorker, makeFixture, mintEvent, writeLog, type Fixture } from './helpers.js';
 
 let fx: Fixture;
 let lines: string[];
@@ -198,11 +196,12 @@ describe('audit verify', () => {
   });
 
   it('gives the same verdicts with small chunks and with worker threads', async () => {
+    const workerUrl = await buildVerifyWorker(fx.dir);
     const files = [fx.file, variant('t1', (l) => l.filter((_, i) => i !== 12)), variant('t2', (l) => l.map((x, i) => (i === 15 ? x.replace('"v":1}', '"v":3}') : x)))];
     for (const file of files) {
       const base = await verifyLogFile(file, { vkey: fx.vkey, threads: 0 });
       for (const options of [{ threads: 0, chunkSize: 97 }, { threads: 1, chunkSize: 512 }, { threads: 2, chunkSize: 300 }]) {
-        const report = await verifyLogFile(file, { vkey: fx.vkey, ...options });
+        const report = await verifyLogFile(file, { vkey: fx.vkey, workerUrl, ...options });
         expect({ error: report.error, head: report.head, events: report.events }).toEqual({ error: base.error, head: base.head, events: base.events });
       }
     }
@@ -210,7 +209,7 @@ describe('audit verify', () => {
 });
 
 describe('the fast canonical scanner', () => {
-  const scan = createChunkScanner({ hash, isUtf8 });
+  const scan = createChunkScanner();
   const classify = (line: string | Buffer): number => {
     const buf = Buffer.concat([Buffer.from('\n'), Buffer.from(line), Buffer.from('\n')]);
     return scan(buf, 1, buf.length, Buffer.from('"o"'), createScanRecords(4)).kind[0] as number;

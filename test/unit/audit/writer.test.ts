@@ -2,13 +2,12 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, unlinkSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditAppender } from '../../../src/core/audit/appender.js';
 import { createLogKey } from '../../../src/core/audit/log-key.js';
 import { verifyLogFile } from '../../../src/core/audit/verify.js';
 import { appendEvents, stateFileFor, tornFileFor } from '../../../src/core/audit/writer.js';
-import { makeFixture, mintEvent, writeLog, type Fixture } from './helpers.js';
+import { bundleForNode, makeFixture, mintEvent, writeLog, type Fixture } from './helpers.js';
 
 const run = promisify(execFile);
 let fx: Fixture;
@@ -17,17 +16,7 @@ let jwk: string;
 
 beforeAll(async () => {
   fx = await makeFixture();
-  child = join(fx.dir, 'append-child.mjs');
-  await build({
-    entryPoints: [join(import.meta.dirname, 'fixtures/append-child.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: child,
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: 'warning',
-  });
+  child = await bundleForNode(join(import.meta.dirname, 'fixtures/append-child.ts'), join(fx.dir, 'append-child.mjs'));
 });
 afterAll(() => fx.cleanup());
 

@@ -29,12 +29,15 @@ describe('vault', () => {
 
   it('creates the data key on first use, reuses it, and never silently replaces a lost one', async () => {
     const keystore = createMemoryKeystore();
-    const first = await obtainVaultKey(config(), keystore, { create: true });
+    const dir = mkdtempSync(join(tmpdir(), 'aa-vault-'));
+    dirs.push(dir);
+    const create = { create: true, vaultFile: join(dir, 'vault.json') } as const;
+    const first = await obtainVaultKey(config(), keystore, create);
     expect(first.created).toBe(true);
-    const again = await obtainVaultKey(config(['vault-key']), keystore, { create: true });
+    const again = await obtainVaultKey(config(['vault-key']), keystore, create);
     expect(again.key.equals(first.key)).toBe(true);
     await keystore.deleteMany(['vault-key']);
-    await expect(obtainVaultKey(config(['vault-key']), keystore, { create: true })).rejects.toMatchObject({ code: 'KEY_MISSING' });
+    await expect(obtainVaultKey(config(['vault-key']), keystore, create)).rejects.toMatchObject({ code: 'KEY_MISSING' });
   });
 
   it('writes vault.json 0600 atomically and holds no plaintext', async () => {

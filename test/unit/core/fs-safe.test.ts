@@ -1,0 +1,75 @@
+// Private files and folders: never through a symbolic link, never trusted
+// when someone else could have written them.
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { assertPrivateDir, openOwnFileForAppend, readPrivateFile, readUserSecretFile, writeFileAtomic } from '../../../src/core/fs-safe.js';
+
+let dir: string;
+let victim: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'aa-fs-safe-'));
+  victim = join(dir, 'victim');
+  writeFileSync(victim, 'keep\n', { mode: 0o600 });
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('private files', () => {
+  it('are not read or appended to through a symbolic link', () => {
+    const link = join(dir, 'link');
+    symlinkSync(victim, link);
+    expect(() => readPrivateFile(link)).toThrow(expect.objectContaining({ code: 'SYMLINK_REFUSED', exitCode: 4 }));
+    expect(() => openOwnFileForAppend(link)).toThrow(expect.objectContaining({ code: 'SYMLINK_REFUSED' }));
+    expect(readFileSync(victim, 'utf8')).toBe('keep\n');
+  });
+
+  it('an atomic write replaces a link planted at its place instead of writing through it', () => {
+    const target = join(dir, 'config.json');
+    symlinkSync(victim, target);
+    writeFileAtomic(target, 'new\n');
+    expect(readFileSync(victim, 'utf8')).toBe('keep\n');
+    expect(readFileSync(target, 'utf8')).toBe('new\n');
+  });
+
+  it('are refused when others can read them or they belong to someone else, naming the fix', () => {
+    const file = join(dir, 'secret');
+    writeFileSync(file, 'x', { mode: 0o644 });
+    chmodSync(file, 0o644);
+    expect(() => readPrivateFile(file)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS', hint: `chmod 600 '${file}'` }));
+    expect(() => readUserSecretFile(file)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS' }));
+    chmodSync(file, 0o600);
+    expect(readPrivateFile(file)?.toString()).toBe('x');
+    if (process.getuid?.() === 0) {
+      chownSync(file, 65534, 65534);
+      expect(() => readPrivateFile(file)).toThrow(expect.objectContaining({ code: 'INSECURE_OWNER' }));
+    }
+  });
+
+  it('a passphrase file may be a link the user made, to a private file', () => {
+    const link = join(dir, 'pass-link');
+    symlinkSync(victim, link);
+    expect(readUserSecretFile(link)?.toString()).toBe('keep\n');
+    expect(readUserSecretFile(join(dir, 'missing'))).toBeNull();
+  });
+});
+
+describe('private folders', () => {
+  it('are refused when group- or world-writable, or under a folder every user can write to', () => {
+    const home = join(dir, 'home');
+    mkdirSync(home, { mode: 0o700 });
+    expect(() => assertPrivateDir(home)).not.toThrow();
+    expect(() => assertPrivateDir(join(dir, 'missing'))).not.toThrow();
+    for (const mode of [0o777, 0o775, 0o1777]) {
+      chmodSync(home, mode);
+      expect(() => assertPrivateDir(home), mode.toString(8)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS', hint: `chmod 700 '${home}'` }));
+    }
+    chmodSync(home, 0o700);
+    chmodSync(dir, 0o777);
+    expect(() => assertPrivateDir(home)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS', hint: expect.stringContaining(`chmod o-w '${dir}'`) }));
+    // The sticky bit (as on /tmp) keeps others from renaming our folder away.
+    chmodSync(dir, 0o1777);
+    expect(() => assertPrivateDir(home)).not.toThrow();
+    chmodSync(dir, 0o700);
+  });
+});
