@@ -2,6 +2,7 @@
 import { AgentAuthError, ExitCode, isAgentAuthError } from './core/errors.js';
 import { SCHEMA_VERSION } from './commands/result.js';
 import { VERSION } from './version.js';
+import { tryFastMint } from './fast-mint.js';
 
 export async function main(argv: string[]): Promise<number> {
   const wantsJson = argv.slice(0, indexOrEnd(argv, '--')).includes('--json');
@@ -12,6 +13,11 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   }
   try {
+    // A shell loop's `token mint` is answered by a running serve before the command tree loads.
+    if (argv[0] === 'token' && argv[1] === 'mint') {
+      const code = await tryFastMint(argv, process.env);
+      if (code !== undefined) return code;
+    }
     const { runCli } = await import('./cli.js');
     return await runCli(argv);
   } catch (error) {
