@@ -12,7 +12,7 @@ const decode = (token: string, part = 1) => JSON.parse(Buffer.from(token.split('
 
 beforeAll(async () => {
   t = await makeInitialisedHome();
-  expect((await t.run(['agent', 'add', 'pi', '--scope', 'docker:restart:*', '--dpop'])).code).toBe(0);
+  expect((await t.run(['agent', 'add', 'pi', '--scope', 'docker:restart:nginx', '--dpop'])).code).toBe(0);
   expect((await t.run(['agent', 'add', 'loose', '--scope', 'a:b'])).code).toBe(0);
 });
 afterAll(() => t.cleanup());
@@ -51,11 +51,15 @@ describe('DPoP-bound tokens', () => {
     const events = readFileSync(join(t.home, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     expect(events.at(-1)).toMatchObject({ kind: 'token.mint', data: { agent: 'pi', jkt } });
 
-    const before = snapshotDir(t.home);
     const refused = await t.run(['token', 'mint', 'pi', '--aud', 'pack.lan']);
     expect(refused.code).toBe(5);
     expect(refused.stderr).toMatch(/agent "pi" may only hold DPoP-bound tokens/);
     expect(refused.stderr).toMatch(/--dpop-key FILE/);
+    // A policy refusal is recorded (token.refuse); no token, no mint event.
+    const afterRefusal = readFileSync(join(t.home, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(afterRefusal.at(-1)).toMatchObject({ kind: 'token.refuse', data: { agent: 'pi', reason: 'DPOP_REQUIRED' } });
+    // Bad input is refused before anything is written.
+    const before = snapshotDir(t.home);
     const badJkt = await t.run(['token', 'mint', 'pi', '--aud', 'pack.lan', '--dpop-jkt', 'short']);
     expect(badJkt.code).toBe(2);
     const both = await t.run(['token', 'mint', 'pi', '--aud', 'pack.lan', '--dpop-jkt', jkt, '--dpop-key', file]);

@@ -159,7 +159,7 @@ timeout 30 node "${BIN}" token mint bot --aud pack.lan --scope docker:stop:nginx
     expect(JSON.parse(after.body).keys.map((key: { kid: string }) => key.kid)).toEqual([newKid, oldKid]);
     expect(after.headers['etag']).not.toBe(before.headers['etag']);
     expect((await curl(['-H', `If-None-Match: ${before.headers['etag']}`, `${serve.url}/.well-known/jwks.json`])).status).toBe(200);
-    const minted = await runAgentauth(['token', 'mint', 'bot', '--aud', 'pack.lan'], fifoEnv);
+    const minted = await runAgentauth(['token', 'mint', 'bot', '--aud', 'pack.lan', '--scope', 'docker:restart:nginx'], fifoEnv);
     expect(minted.code, minted.stderr).toBe(0);
     expect(decode(minted.stdout.trim(), 0).kid).toBe(newKid);
     expect(serve.log()).toContain(`key.load kid=${newKid}`);
