@@ -303,6 +303,11 @@ export async function tailCommand(ctx: Context, flags: TailFlags): Promise<Comma
   let carry = '';
   await new Promise<void>((resolve) => {
     const poll = () => {
+      // The reader went away (`| head`): a normal end.
+      if ((ctx.io.stdout as { destroyed?: boolean }).destroyed) {
+        stop();
+        return;
+      }
       const fd = openSync(file, 'r');
       try {
         const size = fstatSync(fd).size;
