@@ -11,7 +11,7 @@ import { createChunkScanner, createScanRecords } from './scan.js';
 const LF = 0x0a;
 const CHUNK = 1 << 20;
 
-export async function verifyGzipLog(file: string, fd: number, compressedSize: number, options: VerifyOptions): Promise<VerifyReport> {
+export async function verifyGzipLog(file: string, compressedSize: number, options: VerifyOptions): Promise<VerifyReport> {
   const checker = new Checker(file, options);
   if (checker.report.error) return checker.finish(0);
   const scan = createChunkScanner();
@@ -23,7 +23,7 @@ export async function verifyGzipLog(file: string, fd: number, compressedSize: nu
   let offset = 0;
   let primed = false;
   let stopped = false;
-  const input = createReadStream('', { fd, autoClose: false, start: 0 });
+  const input = createReadStream(file);
   const gunzip = createGunzip();
   input.pipe(gunzip);
 

@@ -22,7 +22,7 @@ export async function verifyLogFile(file: string, options: VerifyOptions = {}): 
     // A sealed segment the user compressed is read through gunzip (verify-gzip.ts), transparently.
     if (isGzip(fd, size)) {
       const { verifyGzipLog } = await import('./verify-gzip.js');
-      return await verifyGzipLog(file, fd, size, options);
+      return await verifyGzipLog(file, size, options);
     }
     // Worker threads beside this one; this thread scans its share too.
     const wanted = options.onEvent ? 0 : (options.threads ?? (size >= PARALLEL_MIN_BYTES ? Math.min(3, availableParallelism() - 1) : 0));
