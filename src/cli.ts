@@ -195,7 +195,8 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .requiredOption('--aud <audience>', 'the one service this token is for')
         .option('--scope <scope...>', "scopes to include (default: all of the agent's concrete scopes)")
         .option('--ttl <duration>', 'lifetime (default 15m, never above the agent max)')
-        .option('--on-behalf-of <user>', 'sub becomes user:USER and act.sub the agent (RFC 8693)'),
+        .option('--on-behalf-of <user>', 'sub becomes user:USER and act.sub the agent (RFC 8693)')
+        .option('--with-trust', 'add an agentauth_trust claim: the agent’s trust score at a checkpoint signed now (docs/trust.md)'),
     ),
   ).action(act(async (ctx, name, opts) => (await import('./commands/token.js')).mintTokenCommand(ctx, name as string, opts as never)));
   withJson(

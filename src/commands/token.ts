@@ -18,6 +18,7 @@ interface MintFlags extends KeystoreFlags {
   scope?: string[];
   ttl?: string;
   onBehalfOf?: string;
+  withTrust?: boolean;
 }
 
 export async function mintTokenCommand(ctx: Context, agentName: string, flags: MintFlags): Promise<CommandResult> {
@@ -35,7 +36,9 @@ export async function mintTokenCommand(ctx: Context, agentName: string, flags: M
     ...(flags.onBehalfOf ? { onBehalfOf: flags.onBehalfOf } : {}),
   };
   const keystore = await openKeystore(ctx, config, flags);
-  const minted = await mintToken(request, await loadActiveSigner(config, keystore));
+  // The score at a checkpoint signed now (or the head, when nothing is new): docs/trust.md.
+  const trust = flags.withTrust ? await (await import('./trust-claim.js')).computeTrustClaim(ctx, config, keystore, agent.name) : undefined;
+  const minted = await mintToken({ ...request, ...(trust ? { trust } : {}) }, await loadActiveSigner(config, keystore));
   // The event is durable before the token is printed: no token exists that the log does not know.
   await recordEvents(
     ctx,
@@ -44,12 +47,21 @@ export async function mintTokenCommand(ctx: Context, agentName: string, flags: M
       {
         kind: 'token.mint',
         actor: ctx.actor,
-        data: { agent: agent.name, aud: minted.aud, scope: minted.scope.join(' '), jti: minted.jti, kid: minted.kid, exp: minted.exp, ...(flags.onBehalfOf ? { sub: minted.sub } : {}) },
+        data: {
+          agent: agent.name,
+          aud: minted.aud,
+          scope: minted.scope.join(' '),
+          jti: minted.jti,
+          kid: minted.kid,
+          exp: minted.exp,
+          ...(flags.onBehalfOf ? { sub: minted.sub } : {}),
+          ...(trust ? { trust: { root: trust.log.root, score: trust.score, size: trust.log.size } } : {}),
+        },
       },
     ],
     keystore,
   );
-  const data = { token: minted.token, jti: minted.jti, kid: minted.kid, exp: minted.exp, scope: minted.scope.join(' '), aud: minted.aud };
+  const data = { token: minted.token, jti: minted.jti, kid: minted.kid, exp: minted.exp, scope: minted.scope.join(' '), aud: minted.aud, ...(trust ? { trust } : {}) };
   return { data, render: () => minted.token };
 }
 

@@ -20,6 +20,8 @@ export interface MintRequest {
   onBehalfOf?: string;
   /** The gateway's own session tokens name an internal audience outside the agent's list. */
   skipAudienceCheck?: boolean;
+  /** `token mint --with-trust`: the agentauth_trust claim (core/audit/trust.ts, docs/tokens.md). */
+  trust?: object;
   now?: Date;
 }
 
@@ -84,6 +86,7 @@ export async function mintToken(request: MintRequest, signer: IssuerSigner): Pro
     scope: scopes.join(' '),
     al_scopes: scopes,
     al_name: agent.name,
+    ...(request.trust ? { agentauth_trust: request.trust } : {}),
   };
   const token = await new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ: TOKEN_TYP, kid: signer.kid }).sign(signer.key);
   return { token, jti, kid: signer.kid, iat, exp, aud: request.aud, sub, scope: scopes };

@@ -64,6 +64,8 @@ export interface AppendResult {
   recovered?: { offset: number; length: number; sha256: string; file: string };
   /** A checkpoint was due but the log could not be vouched for: nothing was signed. */
   refused?: AgentAuthError;
+  /** With forceCheckpoint: the checkpoint that covers every event now, new or already there. */
+  head?: { size: number; root: string };
   /** The log was sealed and a new segment started: where the sealed one went, and its final checkpoint. */
   rotated?: { sealed: string; segment: number; size: number; root: string };
 }
@@ -200,7 +202,7 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
         const vouch = memory.refusal ? null : vouchForLog({ fd, file, end: state.bytes, pending: Buffer.concat(out, outBytes), cachedAnchor: state.anchor, memory, vkey: signer.vkey });
         if (vouch?.ok && !due) {
           // Nothing new to sign: the log already ends with the checkpoint of every event, which the check just verified.
-          seal = { size: seq, root: vouch.frontier.root().toString('hex'), note: readLastCheckpointNote(fd, state) };
+          seal = { size: seq, root: vouch.frontier.root().toString('hex'), note: readLastCheckpoint(fd, state).note };
         } else if (vouch?.ok) {
           const root = vouch.frontier.root();
           const note = signCheckpointNote(signer, seq, root);
@@ -268,6 +270,11 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
     if (options.saveState !== false || rotated) saveTailState(file, memory.state ?? next);
     const result: AppendResult = { seqs, size: seq };
     if (checkpoint) result.checkpoint = checkpoint;
+    if (checkpoint) result.head = { size: checkpoint.size, root: checkpoint.root };
+    else if (options.forceCheckpoint === true && seq > 0 && checkpointSize === seq && !refused) {
+      const last = readLastCheckpoint(fd, state);
+      result.head = { size: last.size, root: last.root };
+    }
     if (recovered) result.recovered = recovered;
     if (refused) result.refused = refused;
     if (rotated) result.rotated = rotated;
@@ -317,12 +324,15 @@ function startMemoryOnNewSegment(file: string, memory: WriterMemory): void {
   }
 }
 
-/** The note of the checkpoint the log ends with (the caller knows it ends with one). */
-function readLastCheckpointNote(fd: number, state: TailState): string {
+/** The checkpoint the log ends with (the caller knows it ends with one; a reader verifies it before relying on it). */
+function readLastCheckpoint(fd: number, state: TailState): { size: number; root: string; note: string } {
   const line = readLineFrom(fd, state.bytes - state.tailLen, state.bytes);
-  const note = line ? parseLine(line)?.['note'] : undefined;
-  if (typeof note !== 'string') throw new AgentAuthError('AUDIT_ROTATE_FAILED', ExitCode.checkFailed, 'the audit log does not end with a checkpoint');
-  return note;
+  const last = line ? parseLine(line) : null;
+  const { size, root, note } = last ?? {};
+  if (last?.['kind'] !== 'checkpoint' || typeof size !== 'number' || typeof root !== 'string' || typeof note !== 'string') {
+    throw new AgentAuthError('AUDIT_NO_CHECKPOINT', ExitCode.checkFailed, 'the audit log does not end with a checkpoint');
+  }
+  return { size, root, note };
 }
 
 function refusalError(file: string, reason: string): AgentAuthError {
