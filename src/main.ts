@@ -1,11 +1,12 @@
 // The one place where errors become exit codes and messages.
 import { AgentAuthError, ExitCode, isAgentAuthError } from './core/errors.js';
 import { SCHEMA_VERSION } from './commands/result.js';
+import { endQuietlyWhenReaderGoes } from './ui/closed-output.js';
 import { VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<number> {
-  endQuietlyWhenOutputCloses(process.stdout);
-  endQuietlyWhenOutputCloses(process.stderr);
+  endQuietlyWhenReaderGoes(process.stdout);
+  endQuietlyWhenReaderGoes(process.stderr);
   const wantsJson = argv.slice(0, indexOrEnd(argv, '--')).includes('--json');
   const debug = Boolean(process.env['AGENTAUTH_DEBUG']);
   // Scripts probe the version often; answer without loading the command tree.
@@ -19,25 +20,6 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     return reportError(error, wantsJson, debug);
   }
-}
-
-/**
- * A reader that goes away (`agentauth audit replay | head -1`) is a normal end
- * for a command line tool, not a crash: Node ignores SIGPIPE and reports EPIPE
- * as an 'error' event, which would otherwise end the process with a stack
- * trace. The command finishes with its own exit status; what it still writes
- * is dropped (the stream is destroyed, and writes to it report
- * ERR_STREAM_DESTROYED, also dropped here). Long-running output (`audit tail
- * -f`) checks `destroyed` and stops.
- */
-function endQuietlyWhenOutputCloses(stream: NodeJS.WriteStream): void {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') {
-      stream.destroy();
-      return;
-    }
-    throw error;
-  });
 }
 
 function indexOrEnd(argv: string[], marker: string): number {

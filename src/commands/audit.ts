@@ -16,6 +16,7 @@ import { auditWriteOptions } from './audit-events.js';
 import { loadConfig, openKeystore } from './state.js';
 import type { CommandResult } from './result.js';
 import { SCHEMA_VERSION } from './result.js';
+import { isOutputClosed } from '../ui/closed-output.js';
 import { startProgress } from '../ui/progress.js';
 import { renderChain, renderCheckpoint, renderProofCheck, renderReplay, renderReplayEvent, renderRotation, renderTailLine, renderTrust, renderVerify, type TimeFormat } from '../ui/render-audit.js';
 
@@ -431,7 +432,7 @@ export async function tailCommand(ctx: Context, flags: TailFlags): Promise<Comma
   await new Promise<void>((resolve) => {
     const poll = () => {
       // The reader went away (`| head`): a normal end.
-      if ((ctx.io.stdout as { destroyed?: boolean }).destroyed) {
+      if (isOutputClosed(ctx.io.stdout)) {
         stop();
         return;
       }
@@ -447,6 +448,10 @@ export async function tailCommand(ctx: Context, flags: TailFlags): Promise<Comma
           const parts = text.split('\n');
           carry = parts.pop() ?? '';
           parts.forEach(print);
+          // A write to a reader that went away fails after this tick: end then, not at the next event.
+          setImmediate(() => {
+            if (isOutputClosed(ctx.io.stdout)) stop();
+          });
         }
       } finally {
         closeSync(fd);
