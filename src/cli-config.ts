@@ -6,14 +6,15 @@ export function declareConfigCommands(program: Command, kit: CliKit): void {
   const { act, withJson } = kit;
   const config = program
     .command('config')
-    .description('settings kept in config.json (run.sandbox, run.sandbox-hide, run.sandbox-ro)')
+    .description('settings kept in config.json (run.sandbox, run.sandbox-hide, run.sandbox-ro, audit.rotate-bytes)')
     .addHelpText(
       'after',
       `
 Examples:
   agentauth config set run.sandbox required               # run refuses to start a child without a sandbox
   agentauth config set run.sandbox-hide ~/.ssh ~/.aws ~/.config/gcloud ~/.kube
-  agentauth config unset run.sandbox-hide`,
+  agentauth config unset run.sandbox-hide
+  agentauth config set audit.rotate-bytes 16M             # a new audit log segment past 16 MiB (off: never)`,
     );
   withJson(config.command('list').description('every setting, its value and what it does')).action(
     act(async (ctx) => (await import('./commands/config.js')).listConfigCommand(ctx)),
