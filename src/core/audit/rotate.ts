@@ -22,7 +22,7 @@ import { prepareEvent, serializeCheckpoint, serializeEventTail } from './event.j
 import { parseVkey, type LogSigner } from './log-key.js';
 import { hashLeaf } from './merkle.js';
 import { openCheckpointNote, signCheckpointNote } from './note.js';
-import { readSegmentHead, sealedSegmentName, type SegmentLink } from './segments.js';
+import { isSealedSegmentName, readSegmentHead, sealedSegmentName, type SegmentLink } from './segments.js';
 import { parseLine, readLineBefore, readLineFrom } from './tail-state.js';
 import { vouchForLog, type WriterMemory } from './vouch.js';
 
@@ -108,7 +108,9 @@ export function finishInterruptedRotation(file: string): 'none' | 'finished' | '
   const content = readOwnFile(rotating);
   if (content === null) return 'none';
   const lf = content.indexOf(LF);
-  const link = readSegmentHead(lf < 0 ? null : content.subarray(0, lf))?.previous ?? null;
+  const named = readSegmentHead(lf < 0 ? null : content.subarray(0, lf))?.previous ?? null;
+  // Only ever a sealed segment's name beside the log: a planted `.rotating` must not have the live file renamed to vault.json.
+  const link = named && isSealedSegmentName(named.file) ? named : null;
   const sealed = link ? join(dirname(file), link.file) : null;
   let finish = false;
   if (link && sealed) {
@@ -161,6 +163,7 @@ export function followRotation(file: string, liveFd: number, liveEnd: number, me
   const key = parseVkey(vkey);
   if (!key) return { ok: false, reason: 'the log key’s verifier key is not valid', missing: null };
   for (let hop = 0; hop < MAX_HOPS && link; hop += 1) {
+    if (!isSealedSegmentName(link.file)) return { ok: false, reason: `the log.init that continues ${link.file} does not name a sealed segment`, missing: null };
     const note = openCheckpointNote(link.note, key);
     if (!note.ok || note.size !== link.size || note.root.toString('hex') !== link.root) {
       return { ok: false, reason: `the log.init that continues ${link.file} names a checkpoint that is not signed by the log key`, missing: null };

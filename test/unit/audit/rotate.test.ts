@@ -162,6 +162,21 @@ describe('audit log rotation', () => {
       expect((await verifyLogFile(f.file, { vkey: f.vkey })).error).toBeNull();
     }));
 
+  it('a .rotating planted by another process cannot have the live file renamed to a name of its choice', () =>
+    withFixture(async (f) => {
+      await writeLog(f, 3);
+      const last = lines(f.file).at(-1)!;
+      // It names the live file's real seal, so only the name is wrong.
+      const planted = { actor: { sub: 'user:x' }, data: { origin: f.origin, previous: { file: 'vault.json', note: last['note'], root: last['root'], size: last['size'] }, segment: 2, vkey: f.vkey }, kind: 'log.init', log: f.origin, prev: null, seq: 0, ts: '2026-11-22T13:00:00.000Z', v: 1 };
+      writeFileSync(rotatingFileFor(f.file), `${JSON.stringify(planted)}\n`, { mode: 0o600 });
+      const before = readFileSync(f.file);
+      await appendEvents(f.file, [mintEvent(4)], f.options());
+      expect(existsSync(join(f.dir, 'vault.json'))).toBe(false);
+      expect(existsSync(rotatingFileFor(f.file))).toBe(false);
+      expect(readFileSync(f.file).subarray(0, before.length)).toEqual(before);
+      expect(events(f.file).at(-1)!['data']).toMatchObject({ jti: 'jti-4' });
+    }));
+
   it(`writers rotating under each other and kill -9 at random moments: never lose an acknowledged event, every segment and the chain verify`, async () => {
     const origin = 'agentauth.local/rotate-crash';
     const key = await createLogKey(origin);
