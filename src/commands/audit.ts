@@ -150,7 +150,13 @@ export async function verifyCommand(ctx: Context, args: readonly string[], flags
     // One file: the report as audit-log.md describes it.
     const report = chain.segments[0]!.report;
     const error = report.error ?? (chain.error ? { ...chain.error, file: undefined } : null);
-    return { data: { ...report, error, verified: chain.ok, ok, strict }, render: (style) => renderVerify({ ...report, error: error as VerifyReport['error'] }, strict, ok, style), exitCode };
+    const segment = chain.segments[0]!;
+    const continues = segment.previous ? { segment: segment.segment, previous: segment.previous } : null;
+    return {
+      data: { ...report, error, verified: chain.ok, ok, strict, ...(continues ? { segment: continues.segment, previous: continues.previous } : {}) },
+      render: (style) => renderVerify({ ...report, error: error as VerifyReport['error'] }, strict, ok, style, continues),
+      exitCode,
+    };
   }
   return {
     data: {

@@ -2,6 +2,7 @@
 import { basename, dirname } from 'node:path';
 import type { VerifyReport } from '../core/audit/verify.js';
 import type { ChainReport } from '../core/audit/verify-chain.js';
+import type { SegmentLink } from '../core/audit/segments.js';
 import type { ReplayEvent, ReplayResult } from '../core/audit/replay.js';
 import type { ProofCheck } from '../core/audit/prove.js';
 import type { TrustScore } from '../core/audit/trust.js';
@@ -15,7 +16,8 @@ export interface TimeFormat {
 
 const UTC: TimeFormat = { local: false };
 
-export function renderVerify(report: VerifyReport, strict: boolean, passed: boolean, style: Style): string {
+/** `continues`: the file is a later segment of a rotated log, checked alone. */
+export function renderVerify(report: VerifyReport, strict: boolean, passed: boolean, style: Style, continues: { segment: number; previous: SegmentLink } | null = null): string {
   const lines: string[] = [];
   if (report.error) {
     const e = report.error;
@@ -24,6 +26,7 @@ export function renderVerify(report: VerifyReport, strict: boolean, passed: bool
   } else {
     lines.push(`${passed ? style.green('verified') : style.red('not verified (--strict: warnings count)')} ${report.file}`);
   }
+  if (continues) lines.push(`  segment ${continues.segment}: continues ${continues.previous.file} at its signed checkpoint size ${continues.previous.size} root ${continues.previous.root}`);
   lines.push(`  events ${report.events}, checkpoints ${report.checkpoints}, head size ${report.head.size} root ${report.head.root}`);
   lines.push(`  ${describeCoverage(report, style)}`);
   if (report.vkey) lines.push(`  vkey ${report.vkey}${report.vkeySource === 'log' ? style.yellow(' (from the log itself)') : ''}`);

@@ -44,6 +44,9 @@ describe('rotation and retention through the CLI', () => {
     expect(verify.stdout).toMatch(/verified 2 segments/);
     expect(verify.stdout).toMatch(/^1 +audit-000001-\d{8}\.jsonl +\d+ +sealed +the log’s first segment$/m);
     expect(verify.stdout).toMatch(/^2 +audit\.jsonl +1 +all signed +continues segment 1 at its checkpoint size \d+$/m);
+    const alone = await home.run(['audit', 'verify', log]);
+    expect(alone.code).toBe(0);
+    expect(alone.stdout).toMatch(/segment 2: continues audit-000001-\d{8}\.jsonl at its signed checkpoint size \d+ root [0-9a-f]{64}/);
     const folder = await home.run(['audit', 'verify', home.home, '--json']);
     expect(json(folder.stdout)).toMatchObject({ ok: true, events: expect.any(Number), segments: [{ segment: 1, previous: null }, { segment: 2, previous: { size: data['size'] } }] });
 
