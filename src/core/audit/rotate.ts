@@ -17,7 +17,7 @@
 import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AgentAuthError, ExitCode } from '../errors.js';
-import { fsyncDir, isMissingFileError, readOwnFile, writeFileAtomic } from '../fs-safe.js';
+import { existsNoFollow, fsyncDir, isMissingFileError, readOwnFile, writeFileAtomic } from '../fs-safe.js';
 import { prepareEvent, serializeCheckpoint, serializeEventTail } from './event.js';
 import { parseVkey, type LogSigner } from './log-key.js';
 import { hashLeaf } from './merkle.js';
@@ -70,7 +70,7 @@ export function startNewSegment(input: NewSegmentInput): NewSegment {
   if (!head || head.firstTs === null) throw segmentError(`the audit log ${file} does not start with log.init, so it cannot be sealed as a segment`);
   const sealedName = sealedSegmentName(file, head.segment, head.firstTs);
   const sealed = join(dirname(file), sealedName);
-  if (exists(sealed)) throw segmentError(`cannot seal ${file}: ${sealed} already exists`, `move ${sealed} away; it was not written by this rotation`);
+  if (existsNoFollow(sealed)) throw segmentError(`cannot seal ${file}: ${sealed} already exists`, `move ${sealed} away; it was not written by this rotation`);
   const link: SegmentLink = { file: sealedName, size: input.seal.size, root: input.seal.root, note: input.seal.note };
   const init = prepareEvent({ kind: 'log.init', actor: input.actor, data: { origin: input.origin, previous: link, segment: head.segment + 1, vkey: input.vkey } });
   const line = Buffer.concat([init.head, Buffer.from(serializeEventTail(JSON.stringify(input.origin), null, 0, input.now.toISOString()), 'utf8')]);
@@ -114,9 +114,9 @@ export function finishInterruptedRotation(file: string): 'none' | 'finished' | '
   const sealed = link ? join(dirname(file), link.file) : null;
   let finish = false;
   if (link && sealed) {
-    if (exists(sealed)) {
+    if (existsNoFollow(sealed)) {
       // Step 2 happened: the live name is the same file (hard link) or gone (rename).
-      finish = !exists(file) || sameFile(file, sealed);
+      finish = !existsNoFollow(file) || sameFile(file, sealed);
     } else if (endsWithSeal(file, link)) {
       sealLiveFile(file, sealed);
       finish = true;
@@ -197,15 +197,6 @@ export function followRotation(file: string, liveFd: number, liveEnd: number, me
   return { ok: false, reason: `the segment this process appended to is no longer in the chain that leads to ${basename(file)}`, missing: null };
 }
 
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch (error) {
-    if (isMissingFileError(error)) return false;
-    throw error;
-  }
-}
 
 function sameFile(a: string, b: string): boolean {
   const x = lstatSync(a);

@@ -5,10 +5,10 @@
 // What the writer needs to know about the log's end is cached in `<log>.state`
 // (tail-state.ts); before it signs a checkpoint it checks the log itself
 // (vouch.ts), and signs nothing when the log is not what it wrote.
-import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, lstatSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { AgentAuthError, checkFailedError, ExitCode, usageError } from '../errors.js';
-import { fsyncDir, isMissingFileError, openOwnFileForAppend, writeFileAtomic } from '../fs-safe.js';
+import { existsNoFollow, fsyncDir, openOwnFileForAppend, writeFileAtomic } from '../fs-safe.js';
 import { withFileLock } from '../lock.js';
 import { DEFAULT_CADENCE, isCheckpointDue, type CheckpointCadence } from './cadence.js';
 import { prepareEvent, serializeCheckpoint, serializeEventTail, type AuditEventInput, type PreparedEvent } from './event.js';
@@ -77,7 +77,7 @@ export function tornFileFor(logFile: string, offset: number): string {
 /** A sidecar name no earlier fragment took: after a rotation a new segment's fragment can sit at the same offset as an old one's. */
 function freeTornFileFor(logFile: string, offset: number): string {
   let name = tornFileFor(logFile, offset);
-  for (let n = 2; exists(name); n += 1) name = `${tornFileFor(logFile, offset)}-${n}`;
+  for (let n = 2; existsNoFollow(name); n += 1) name = `${tornFileFor(logFile, offset)}-${n}`;
   return name;
 }
 
@@ -97,7 +97,7 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
   }
   // A rotation a crash interrupted is finished before anything is appended.
   finishInterruptedRotation(file);
-  const created = !exists(file);
+  const created = !existsNoFollow(file);
   const fd = openOwnFileForAppend(file);
   try {
     if (created) fsyncDir(dirname(file));
@@ -341,15 +341,6 @@ function refusalError(file: string, reason: string): AgentAuthError {
   });
 }
 
-function exists(file: string): boolean {
-  try {
-    lstatSync(file);
-    return true;
-  } catch (error) {
-    if (isMissingFileError(error)) return false;
-    throw error;
-  }
-}
 
 function readFirstLeaf(fd: number, end: number): string | null {
   const line = readLineFrom(fd, 0, end);
