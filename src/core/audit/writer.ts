@@ -17,7 +17,7 @@ import type { LogSigner } from './log-key.js';
 import { hashFramedLeaf, hashLeaf } from './merkle.js';
 import { signCheckpointNote } from './note.js';
 import { finishInterruptedRotation, followRotation, startNewSegment, type Seal } from './rotate.js';
-import { isSealedSegmentName } from './segments.js';
+import { isSealedSegmentName, readSegmentHead } from './segments.js';
 import { loadTailState, parseLine, readLineFrom, saveTailState, sha256Hex, type TailState } from './tail-state.js';
 import { createWriterMemory, REWRITTEN_KIND, vouchForLog, type WriterMemory } from './vouch.js';
 
@@ -292,8 +292,16 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
  * log, and is marked so that no writer signs over it.
  */
 async function followRotationIfAny(file: string, fd: number, stat: { dev: number; ino: number }, state: TailState, options: AppendOptions, memory: WriterMemory): Promise<{ missing: number; reason: string } | null> {
-  const moved = memory.file !== null && (memory.file.dev !== stat.dev || memory.file.ino !== stat.ino);
-  if (!moved || memory.refusal !== null || (memory.anchor === null && memory.own.length === 0)) return null;
+  // Another inode, or (inode numbers are reused at once on many filesystems) another first line.
+  const moved =
+    memory.file !== null &&
+    (memory.file.dev !== stat.dev || memory.file.ino !== stat.ino || (memory.firstLeaf !== null && state.events > 0 && readFirstLeaf(fd, state.bytes) !== memory.firstLeaf));
+  if (!moved || memory.refusal !== null) return null;
+  if (memory.anchor === null && memory.own.length === 0) {
+    // Nothing of ours to vouch for; a new segment is still the log this process writes to now.
+    if (readSegmentHead(readLineFrom(fd, 0, state.bytes))?.previous) memory.firstLeaf = null;
+    return null;
+  }
   const vkey = (await options.signer?.())?.vkey ?? options.vkey;
   const followed = vkey ? followRotation(file, fd, state.bytes, memory, vkey) : { ok: false as const, reason: 'no verifier key to check the sealed segment with', missing: null };
   // Not a rotation (the log was replaced): the usual check refuses it before anything is signed.
