@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogKey } from '../../src/core/audit/log-key.js';
 import { appendEvents } from '../../src/core/audit/writer.js';
 import { BIN, makeInitialisedHome, REPO_ROOT, type TempHome } from '../helpers/cli.js';
+import { skipWithout } from '../helpers/prerequisites.js';
 
 const run = promisify(execFile);
 let home: TempHome;
@@ -79,7 +80,9 @@ describe('audit verify output (item 10)', () => {
     expect(covered.stdout).toMatch(/every event is covered by the last checkpoint/);
   });
 
-  it('shows a progress line on stderr for a large log on a terminal, and never when stderr is not one', async () => {
+  it('shows a progress line on stderr for a large log on a terminal, and never when stderr is not one', async (context) => {
+    // script(1) (bsdutils) runs the command on a pseudo-terminal.
+    skipWithout(context, (await execa('script', ['-qec', 'true', '/dev/null'], { reject: false })).exitCode === 0 ? null : 'script (apt-get install bsdutils)');
     const command = `${quote(process.execPath)} ${quote(BIN)} audit verify ${quote(large.file)} --vkey ${quote(large.vkey)}`;
     const tty = await execa('script', ['-qec', command, '/dev/null'], { env: { ...home.env, TERM: 'xterm' }, extendEnv: false, reject: false, timeout: 60_000 });
     expect(tty.exitCode, tty.stdout).toBe(0);
