@@ -224,6 +224,7 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .option('--dpop-key <file>', 'bind the token to this DPoP key (cnf.jkt; RFC 9449): from agentauth dpop keygen')
         .option('--dpop-jkt <thumbprint>', 'bind the token to the DPoP key with this RFC 7638 thumbprint')
         .option('--direct', 'unlock the keystore here even when agentauth serve is running')
+        .option('--with-trust', 'add an agentauth_trust claim: the agent’s trust score at a checkpoint signed now (docs/trust.md); mints directly')
         .addHelpText(
           'after',
           `

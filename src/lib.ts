@@ -5,3 +5,4 @@ export { createTokenVerifier, type VerifyOptions, type VerifiedToken } from './c
 export { decodeUnverified } from './core/tokens.js';
 export { VerifyError } from './core/verify-error.js';
 export { scopeCovers } from './core/scopes.js';
+export { checkTrustClaim, type TrustCheck, type TrustClaim } from './core/audit/trust-claim.js';

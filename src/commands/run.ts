@@ -24,6 +24,7 @@ import { entryName } from '../core/keystore/index.js';
 import { buildJwks, loadActiveSigner } from '../core/issuer.js';
 import { createTokenVerifier, mintToken, type MintedToken } from '../core/tokens.js';
 import { buildEffectivePolicy, findSecret } from '../core/secrets.js';
+import { readRotateBytes } from '../core/settings.js';
 import { decryptValues, obtainVaultKey } from '../core/vault.js';
 import type { AuditEventInput } from '../core/audit/event.js';
 import type { Context, KeystoreFlags } from './context.js';
@@ -152,6 +153,7 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
     import('../core/audit/log-key.js'),
     import('../core/gateway/audit-sink.js'),
   ]);
+  const rotateBytes = readRotateBytes(config);
   const appender = createAuditAppender({
     file: ctx.paths.auditLog,
     origin: config.log.origin,
@@ -160,6 +162,8 @@ async function prepareRun(ctx: Context, flags: RunFlags): Promise<PreparedRun> {
     signer: await loadLogSigner(await requireEntry(keystore, entryName.logKey), config.log.origin),
     maxDelayMs: GROUP_COMMIT_WINDOW_MS,
     maxBatch: 4096,
+    // A long run rotates the log on its own too (audit.rotate-bytes).
+    ...(rotateBytes !== undefined ? { rotateBytes } : {}),
     onError: (error) => {
       auditErrors.count += 1;
       if (auditErrors.count === 1) ctx.warn(`the audit log could not be written (${(error as Error).message}); traffic continues, the log will show a gap in coverage`);

@@ -21,27 +21,29 @@ import type { CommandResult } from './result.js';
 import { loadConfig, openKeystore } from './state.js';
 
 interface MintFlags extends KeystoreFlags {
-  aud: string;
+  aud?: string;
   scope?: string[];
   ttl?: string;
   onBehalfOf?: string;
   dpopKey?: string;
   dpopJkt?: string;
   direct?: boolean;
+  withTrust?: boolean;
 }
 
 export async function mintTokenCommand(ctx: Context, agentName: string, flags: MintFlags): Promise<CommandResult> {
   if (flags.dpopKey !== undefined && flags.dpopJkt !== undefined) throw usageError('DPOP_KEY_AND_JKT', 'give --dpop-key or --dpop-jkt, not both');
   const call: MintCall = {
     agent: agentName,
-    aud: flags.aud,
+    ...(flags.aud !== undefined ? { aud: flags.aud } : {}),
     ...(flags.scope ? { scopes: flags.scope } : {}),
     ...(flags.ttl !== undefined ? { ttl: flags.ttl } : {}),
     ...(flags.onBehalfOf !== undefined ? { onBehalfOf: flags.onBehalfOf } : {}),
     ...(flags.dpopKey !== undefined ? { dpopJkt: await readDpopThumbprint(flags.dpopKey) } : {}),
     ...(flags.dpopJkt !== undefined ? { dpopJkt: flags.dpopJkt } : {}),
   };
-  const viaServe = flags.direct ? null : await mintThroughServe(ctx, call);
+  // The trust claim needs a checkpoint signed now and the log read back: done here, not by serve.
+  const viaServe = flags.direct || flags.withTrust ? null : await mintThroughServe(ctx, call);
   if (viaServe) return mintResult(viaServe);
 
   const config = loadConfig(ctx);
@@ -53,6 +55,8 @@ export async function mintTokenCommand(ctx: Context, agentName: string, flags: M
     record: async (events) => {
       await recordEvents(ctx, config, events, keystore);
     },
+    // The score at a checkpoint signed now (or the head, when nothing is new): docs/trust.md.
+    ...(flags.withTrust ? { trustClaim: async (agent: string) => (await import('./trust-claim.js')).computeTrustClaim(ctx, config, keystore!, agent) } : {}),
   });
   return mintResult(answer);
 }

@@ -8,6 +8,7 @@ import { findAgent } from './agents.js';
 import { parseDuration } from './duration.js';
 import { ExitCode, isAgentAuthError, usageError } from './errors.js';
 import type { IssuerSigner } from './issuer.js';
+import type { TrustClaim } from './audit/trust.js';
 import { checkMintPolicy, describeMintRefusal, prepareToken, signToken, type MintedToken, type MintRequest } from './tokens.js';
 
 /** What a caller asks for, as the CLI flags or the socket request carry it. */
@@ -29,6 +30,8 @@ export interface MintDeps {
   signer(): Promise<IssuerSigner>;
   /** Appends events durably (lock, write, fsync) before resolving. */
   record(events: AuditEventInput[]): Promise<void>;
+  /** `--with-trust`: the agentauth_trust claim, computed once the signer (and so the log key) is at hand. */
+  trustClaim?(agent: string): Promise<TrustClaim>;
 }
 
 /** `token mint --json` minus schemaVersion, and the socket's answer: the same fields in the same order. */
@@ -39,6 +42,7 @@ export interface MintAnswer {
   exp: number;
   scope: string;
   aud: string;
+  trust?: TrustClaim;
 }
 
 const USER = /^[A-Za-z0-9._@+-]{1,128}$/;
@@ -72,18 +76,19 @@ export async function mintAndRecord(call: MintCall, deps: MintDeps): Promise<{ m
     throw error;
   }
   const signer = await deps.signer();
-  const prepared = prepareToken(request, signer.kid);
+  const trust = deps.trustClaim ? await deps.trustClaim(request.agent.name) : undefined;
+  const prepared = prepareToken(trust ? { ...request, trust } : request, signer.kid);
   // The event holds no part of the token (jti, kid, exp…), so it is written while the token is
   // signed; the token is handed out only once both are done. If signing failed, the log would
   // name a token nobody ever held, never the other way round.
-  const [minted] = await Promise.all([signToken(prepared, signer), deps.record([mintEvent(deps.actor, request, prepared.minted)])]);
+  const [minted] = await Promise.all([signToken(prepared, signer), deps.record([mintEvent(deps.actor, request, prepared.minted, trust)])]);
   return {
     minted,
-    answer: { token: minted.token, jti: minted.jti, kid: minted.kid, exp: minted.exp, scope: minted.scope.join(' '), aud: minted.aud },
+    answer: { token: minted.token, jti: minted.jti, kid: minted.kid, exp: minted.exp, scope: minted.scope.join(' '), aud: minted.aud, ...(trust ? { trust } : {}) },
   };
 }
 
-function mintEvent(actor: { sub: string }, request: MintRequest, minted: Omit<MintedToken, 'token'>): AuditEventInput {
+function mintEvent(actor: { sub: string }, request: MintRequest, minted: Omit<MintedToken, 'token'>, trust: TrustClaim | undefined): AuditEventInput {
   return {
     kind: 'token.mint',
     actor,
@@ -96,6 +101,7 @@ function mintEvent(actor: { sub: string }, request: MintRequest, minted: Omit<Mi
       exp: minted.exp,
       ...(request.onBehalfOf ? { sub: minted.sub } : {}),
       ...(minted.jkt !== undefined ? { jkt: minted.jkt } : {}),
+      ...(trust ? { trust: { root: trust.log.root, score: trust.score, size: trust.log.size } } : {}),
     },
   };
 }

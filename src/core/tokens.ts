@@ -28,6 +28,8 @@ export interface MintRequest {
   dpopJkt?: string;
   /** The gateway's own session tokens name an internal audience outside the agent's list. */
   skipAudienceCheck?: boolean;
+  /** `token mint --with-trust`: the agentauth_trust claim (core/audit/trust.ts, docs/tokens.md). */
+  trust?: object;
   now?: Date;
 }
 
@@ -153,6 +155,7 @@ export function prepareToken(request: MintRequest, kid: string): PreparedToken {
     al_scopes: scopes,
     al_name: agent.name,
     ...(request.dpopJkt !== undefined ? { cnf: { jkt: request.dpopJkt } } : {}),
+    ...(request.trust ? { agentauth_trust: request.trust } : {}),
   };
   return { claims, minted: { jti, kid, iat, exp, aud, sub, scope: scopes, ...(request.dpopJkt !== undefined ? { jkt: request.dpopJkt } : {}) } };
 }

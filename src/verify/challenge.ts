@@ -31,7 +31,8 @@ const PROOF_CODES = new Set([
   'ERR_DPOP_ATH_MISMATCH',
   'ERR_DPOP_KEY_MISMATCH',
 ]);
-const FORBIDDEN_CODES = new Set(['ERR_SCOPE_MISSING', 'ERR_AGENT_NOT_ALLOWED']);
+// Authenticated, but not allowed this: 403 rather than 401 (a fresh token would not help).
+const FORBIDDEN_CODES = new Set(['ERR_SCOPE_MISSING', 'ERR_AGENT_NOT_ALLOWED', 'TRUST_TOO_LOW']);
 const UNAVAILABLE_CODES = new Set(['ERR_JWKS_UNAVAILABLE', 'ERR_JWKS_INVALID']);
 const DPOP_ALGS = `algs="${DPOP_ALGORITHMS.join(' ')}"`;
 

@@ -5,6 +5,7 @@ import { createReplayCache } from '../core/dpop.js';
 import { createLocalKeySource, type JsonWebKeySet, type KeySource } from '../core/key-source.js';
 import { createRemoteKeySource, isPlainHttpToRemoteHost } from '../core/jwks-remote.js';
 import { createTokenVerifier, type TokenVerifier, type VerifiedToken } from '../core/token-verify.js';
+import { checkTrustClaim, TRUST_MAX } from '../core/audit/trust-claim.js';
 import { VerifyError } from '../core/verify-error.js';
 import { readCredentials } from './credentials.js';
 import { createFileKeySource } from './file-jwks.js';
@@ -23,6 +24,11 @@ export interface VerifierOptions {
   scopes?: string[];
   /** Only these agents (matched on the token's agent, sub `agent:<name>`). */
   agents?: string[];
+  /**
+   * Require an `agentauth_trust` claim (token mint --with-trust) with at least
+   * this score, 0–1000 (docs/trust.md). Codes TRUST_MISSING, TRUST_MALFORMED, TRUST_TOO_LOW.
+   */
+  minTrust?: number;
   /** Clock tolerance in seconds for exp, nbf and DPoP proofs' iat (default 30). */
   clockSkew?: number;
   /** DPoP (RFC 9449). Bound tokens are always checked against their proofs; `required` refuses unbound ones. */
@@ -90,7 +96,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     dpop: { required: options.dpop?.required === true, replay: createReplayCache(options.dpop?.replayCacheSize ?? 10_000) },
   });
 
-  const verify = async (token: string, call: VerifyCallOptions = {}): Promise<AgentIdentity> => toIdentity(await check(token, call));
+  const { minTrust } = options;
+  if (minTrust !== undefined && !(Number.isSafeInteger(minTrust) && minTrust >= 0 && minTrust <= TRUST_MAX)) {
+    throw new TypeError(`createVerifier: minTrust must be a whole number from 0 to ${TRUST_MAX}`);
+  }
+  const verify = async (token: string, call: VerifyCallOptions = {}): Promise<AgentIdentity> => {
+    const verified = await check(token, call);
+    // After the signature and claims: the trust claim is only as good as the issuer that signed it.
+    if (minTrust !== undefined) {
+      const trust = checkTrustClaim(verified.claims, minTrust);
+      if (!trust.ok) throw new VerifyError(trust.code, trust.message, 'agentauth_trust');
+    }
+    return toIdentity(verified);
+  };
 
   return {
     verify,

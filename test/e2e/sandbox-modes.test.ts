@@ -100,6 +100,7 @@ describe('the mode from the config, and flags over it', () => {
       ['run.sandbox', 'auto', false],
       ['run.sandbox-hide', ['~/.ssh', '~/.aws'], true],
       ['run.sandbox-ro', [], false],
+      ['audit.rotate-bytes', '64M', false],
     ]);
     expect((await t.run(['config', 'unset', 'run.sandbox-hide'])).code).toBe(0);
     expect((await t.run(['config', 'get', 'run.sandbox-hide'])).stdout).toBe('');

@@ -252,3 +252,31 @@ describe('the cache of verified signatures', () => {
     }
   });
 });
+
+describe('minTrust: the agentauth_trust claim (docs/trust.md)', () => {
+  const trust = (score: number) => ({ v: 1, score, log: { origin: 'agentauth.local/x', segment: 1, size: 12, root: 'ab'.repeat(32) }, components: {} });
+
+  it('accepts a score at or above the minimum, refuses one below, a missing claim and a malformed one', async () => {
+    const issuer = await createTestIssuer();
+    const verifier = createVerifier({ issuer: ISSUER, audience: 'pack.lan', jwks: issuer.jwks, minTrust: 600 });
+    await expect(verifier.verify(await issuer.mint({ agentauth_trust: trust(600) }))).resolves.toMatchObject({ agent: 'bot' });
+    await expectCode(verifier.verify(await issuer.mint({ agentauth_trust: trust(599) })), 'TRUST_TOO_LOW', 'agentauth_trust');
+    await expectCode(verifier.verify(await issuer.mint({})), 'TRUST_MISSING', 'agentauth_trust');
+    await expectCode(verifier.verify(await issuer.mint({ agentauth_trust: { ...trust(900), v: 2 } })), 'TRUST_MALFORMED', 'agentauth_trust');
+    // Without minTrust the claim is ignored, as any unknown claim.
+    const lax = createVerifier({ issuer: ISSUER, audience: 'pack.lan', jwks: issuer.jwks });
+    await expect(lax.verify(await issuer.mint({ agentauth_trust: trust(1) }))).resolves.toMatchObject({ agent: 'bot' });
+  });
+
+  it('a remembered signature does not skip the trust check, and a bad minTrust is refused at start', async () => {
+    const issuer = await createTestIssuer();
+    const token = await issuer.mint({ agentauth_trust: trust(100) });
+    const lax = createVerifier({ issuer: ISSUER, audience: 'pack.lan', jwks: issuer.jwks });
+    const strict = createVerifier({ issuer: ISSUER, audience: 'pack.lan', jwks: issuer.jwks, minTrust: 500 });
+    await lax.verify(token);
+    await expectCode(strict.verify(token), 'TRUST_TOO_LOW');
+    await expectCode(strict.verify(token), 'TRUST_TOO_LOW');
+    expect(() => createVerifier({ issuer: ISSUER, audience: 'x', jwks: issuer.jwks, minTrust: 1001 })).toThrow(/minTrust/);
+    expect(() => createVerifier({ issuer: ISSUER, audience: 'x', jwks: issuer.jwks, minTrust: 0.5 })).toThrow(/minTrust/);
+  });
+});
