@@ -5,17 +5,19 @@
 // own exit status, what it still writes is dropped, and long-running output
 // (`audit tail -f`) asks isOutputClosed and stops. (process.stdout cannot be
 // destroyed, and Node resets its error state after the event, so the stream
-// itself cannot tell: this set remembers.)
-const closed = new WeakSet<object>();
+// itself cannot tell: a mark on the stream remembers. The mark is a global
+// symbol, not a module-level set: main.ts is bundled apart from the command
+// chunks (dist/main.cjs), so this module exists twice at run time.)
+const CLOSED = Symbol.for('agentauth.output-closed');
 
 /** Treats EPIPE on `stream` as the reader having gone; any other error is rethrown. */
 export function endQuietlyWhenReaderGoes(stream: NodeJS.WriteStream): void {
   stream.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
-    closed.add(stream);
+    (stream as unknown as Record<symbol, boolean>)[CLOSED] = true;
   });
 }
 
 export function isOutputClosed(stream: object): boolean {
-  return closed.has(stream);
+  return (stream as Record<symbol, unknown>)[CLOSED] === true;
 }
