@@ -136,7 +136,7 @@ describe('README: Verify agentauth tokens in your service', () => {
       app.fetch(new Request('http://pack.lan/restart', { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} }));
     expect((await call()).status).toBe(401);
     expect((await call(await mint('bot', '--aud', 'pack.lan', '--scope', 'email:send'))).status).toBe(403);
-    const ok = await call(await mint('bot', '--aud', 'pack.lan'));
+    const ok = await call(await mint('bot', '--aud', 'pack.lan', '--scope', 'docker:restart:nginx'));
     expect(await ok.json()).toEqual({ restarted: 'nginx', by: 'bot' });
   });
 
@@ -169,9 +169,9 @@ describe('README: Verify agentauth tokens in your service', () => {
     expect((await run(await mint('bot', '--aud', 'pack.lan', '--scope', 'email:send'))).stderr).toMatch(/missing scope/);
     expect((await t.run(['key', 'rotate'])).code).toBe(0);
     // A token from the new key: PyJWKClient fetches the JWKS again for the unknown kid.
-    const rotated = await run(await mint('bot', '--aud', 'pack.lan'));
+    const rotated = await run(await mint('bot', '--aud', 'pack.lan', '--scope', 'docker:restart:nginx'));
     expect(rotated.exitCode, rotated.stderr).toBe(0);
-    expect((await run(await mint('pi', '--aud', 'pack.lan', '--dpop-jkt', 'A'.repeat(43)))).stderr).toMatch(/DPoP-bound/);
+    expect((await run(await mint('pi', '--aud', 'pack.lan', '--scope', 'docker:restart:nginx', '--dpop-jkt', 'A'.repeat(43)))).stderr).toMatch(/DPoP-bound/);
   });
 });
 

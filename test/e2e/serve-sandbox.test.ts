@@ -34,7 +34,7 @@ async function setUp(env: Record<string, string | undefined>): Promise<{ t: Temp
 
 /** The child asks the socket for an admin token; it prints MINTED or the error it met. */
 async function attempt(t: TempHome, socket: string, sandbox: boolean): Promise<string> {
-  const probe = `const s=require('net').connect(process.argv[1]);s.on('connect',()=>s.write(JSON.stringify({op:'mint',agent:'admin',aud:'x'})+'\\n'));s.on('data',(d)=>{console.log(String(d).includes('"ok":true')?'MINTED':'REFUSED');s.destroy()});s.on('error',(e)=>console.log('ERROR',e.code))`;
+  const probe = `const s=require('net').connect(process.argv[1]);s.on('connect',()=>s.write(JSON.stringify({op:'mint',agent:'admin',aud:'x',scope:['everything:read']})+'\\n'));s.on('data',(d)=>{console.log(String(d).includes('"ok":true')?'MINTED':'REFUSED');s.destroy()});s.on('error',(e)=>console.log('ERROR',e.code))`;
   const r = await t.run(['run', '--agent', 'coder', ...(sandbox ? [] : ['--no-sandbox']), '--', 'sh', '-c', `echo ran; ${shellQuote(process.execPath)} -e ${shellQuote(probe)} ${shellQuote(socket)}`]);
   expect(r.stdout.startsWith('ran\n'), r.stderr).toBe(true);
   if (sandbox) expect(r.stderr).not.toMatch(/not sandboxed/);
