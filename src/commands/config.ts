@@ -9,14 +9,7 @@ import { renderSettings } from '../ui/render-config.js';
 import { recordEvents } from './audit-events.js';
 import type { Context } from './context.js';
 import type { CommandResult } from './result.js';
-
-export interface SettingView {
-  key: SettingKey | FieldKey;
-  value: string | string[];
-  /** False when the value is the default. */
-  set: boolean;
-  description: string;
-}
+import type { SettingView } from '../ui/render-config.js';
 
 interface Field {
   description: string;

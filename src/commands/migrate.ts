@@ -4,7 +4,7 @@
 // it (the commit point), and only then are the old backend's entries removed.
 import { existsSync } from 'node:fs';
 import { requireConfig, writeConfig, type BackendName } from '../core/config.js';
-import { AgentAuthError, ExitCode, keystoreError, usageError } from '../core/errors.js';
+import { AgentAuthError, keystoreError, usageError } from '../core/errors.js';
 import { removeFiles } from '../core/install-files.js';
 import { findDifferingEntries, openKeystore as openBackend, readAllEntries } from '../core/keystore/index.js';
 import { withFileLock } from '../core/lock.js';
@@ -41,7 +41,7 @@ export async function migrateCommand(ctx: Context, flags: MigrateFlags): Promise
     try {
       await target.setMany(entries);
       const differing = await findDifferingEntries(await open(to), entries);
-      if (differing.length > 0) throw new AgentAuthError('MIGRATE_VERIFY_FAILED', ExitCode.keystore, `the ${to} keystore did not return what was written: ${differing.join(', ')}`);
+      if (differing.length > 0) throw keystoreError('MIGRATE_VERIFY_FAILED', `the ${to} keystore did not return what was written: ${differing.join(', ')}`);
     } catch (error) {
       // Nothing changed yet: the config still names the old backend, which still holds everything.
       if (to === 'keychain') await target.deleteMany(Object.keys(entries)).catch(() => {});

@@ -6,11 +6,11 @@
 // `backup.restore` event names the backup and the `backup.create` event of
 // the old log.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { inspectBackup, openBackup, type BackupPayload } from '../core/backup.js';
 import { readConfig, writeConfig, type BackendName, type Config } from '../core/config.js';
-import { AgentAuthError, ExitCode, isAgentAuthError, keystoreError, notFoundError, usageError } from '../core/errors.js';
+import { AgentAuthError, isAgentAuthError, keystoreError, notFoundError, usageError } from '../core/errors.js';
+import { readUserFile } from '../core/user-file.js';
 import { ensurePrivateDir, isMissingFileError, writeFileAtomic } from '../core/fs-safe.js';
 import { listInstallFiles, readLogOrigin, removeFiles } from '../core/install-files.js';
 import { findDifferingEntries, openKeystore as openBackend, type Keystore, type PassphraseSource } from '../core/keystore/index.js';
@@ -91,12 +91,7 @@ export async function restoreCommand(ctx: Context, file: string, flags: RestoreF
 }
 
 function readBackupFile(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    if (isMissingFileError(error)) throw notFoundError('BACKUP_NOT_FOUND', `no backup file at ${path}`, { hint: 'make one with: agentauth backup --out FILE' });
-    throw keystoreError('BACKUP_UNREADABLE', `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
+  return readUserFile(path, 'restore FILE', { hint: 'make one with: agentauth backup --out FILE' });
 }
 
 /** A description of what is already here, or null for a fresh home. A lone audit log does not count: restoring continues it. */
@@ -178,7 +173,7 @@ async function rebuild(ctx: Context, config: Config, payload: BackupPayload, fla
     if (stale.length) await keystore.deleteMany(stale);
     await keystore.setMany(payload.keystore);
     const differing = await findDifferingEntries(await open(), payload.keystore);
-    if (differing.length > 0) throw new AgentAuthError('RESTORE_VERIFY_FAILED', ExitCode.keystore, `the ${config.backend} keystore did not return what was written: ${differing.join(', ')}`);
+    if (differing.length > 0) throw keystoreError('RESTORE_VERIFY_FAILED', `the ${config.backend} keystore did not return what was written: ${differing.join(', ')}`);
     if (payload.vault) writeFileAtomic(ctx.paths.vault, `${JSON.stringify(payload.vault, null, 2)}\n`);
     if (payload.caCert !== null) writeFileAtomic(ctx.paths.caCert, payload.caCert, { mode: 0o644 });
     writeConfig(ctx.paths, config);
