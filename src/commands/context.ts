@@ -3,7 +3,7 @@
 // and how to obtain a passphrase. Nothing below src/main.ts reads `process`
 // for these: tests and `serve` hand in their own.
 import type { Readable, Writable } from 'node:stream';
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { isatty } from 'node:tty';
 import { isAgentAuthError, keystoreError, usageError, type AgentAuthError } from '../core/errors.js';
 import { readUserSecretFile } from '../core/fs-safe.js';
@@ -61,7 +61,8 @@ export function createContext(base: ProcessContext): Context {
   // Spread would read the stdin getter now: copy it as a getter.
   const ctx = Object.defineProperties({} as Context, Object.getOwnPropertyDescriptors(base));
   return Object.assign(ctx, {
-    paths: resolvePaths(env),
+    // HOME, or (a service started without it) the account's home folder.
+    paths: resolvePaths(env, env['HOME'] ? undefined : homedir()),
     style: createStyle(base.colour.stdout),
     stderrStyle,
     actor: { sub: `user:${user}` },

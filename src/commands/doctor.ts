@@ -56,7 +56,7 @@ function check(status: DoctorCheck['status'], name: string, detail: string, fix?
 
 async function describeKeychain(ctx: Context, config: Config | null): Promise<{ usable: boolean; checks: DoctorCheck[] }> {
   const { probeKeychain } = await import('../core/keystore/keychain.js');
-  const probe = probeKeychain();
+  const probe = probeKeychain(ctx.env);
   const checks: DoctorCheck[] = [];
   // Before init, a keychain that does not answer only means init would pick the file backend.
   const missingLevel = config ? 'fail' : 'info';

@@ -39,7 +39,7 @@ export async function initCommand(ctx: Context, opts: InitOptions): Promise<Comm
     // Re-check under the lock: two concurrent inits must not both create keys.
     if (readConfig(ctx.paths)) throw usageError('ALREADY_INITIALISED', `agentauth is already initialised (${ctx.paths.config})`);
     const plan = await planInstall({ backend, issuer, now, createLogKey });
-    const keystore = await openBackend({ backend, installId: plan.config.installId, paths: ctx.paths, passphrase: createPassphraseSource(ctx, opts) });
+    const keystore = await openBackend({ backend, installId: plan.config.installId, paths: ctx.paths, passphrase: createPassphraseSource(ctx, opts), env: ctx.env });
     await keystore.setMany(plan.keystoreEntries);
     writeConfig(ctx.paths, plan.config);
     await recordEvents(
@@ -72,7 +72,7 @@ async function chooseBackend(ctx: Context, opts: InitOptions): Promise<BackendNa
   }
   if (requested === 'file') return 'file';
   const { probeKeychain } = await import('../core/keystore/keychain.js');
-  const probe = probeKeychain();
+  const probe = probeKeychain(ctx.env);
   if (probe.ok) return 'keychain';
   if (requested === 'keychain') {
     throw keystoreError('KEYCHAIN_UNAVAILABLE', `the keychain does not answer: ${probe.reason}`, { hint: probe.hint });

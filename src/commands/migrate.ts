@@ -26,7 +26,7 @@ export async function migrateCommand(ctx: Context, flags: MigrateFlags): Promise
   }
   if (to === 'keychain') {
     const { probeKeychain } = await import('../core/keystore/keychain.js');
-    const probe = probeKeychain();
+    const probe = probeKeychain(ctx.env);
     if (!probe.ok) throw keystoreError('KEYCHAIN_UNAVAILABLE', `the keychain does not answer: ${probe.reason}`, { hint: probe.hint });
   }
   // One source for both ends: the file backend needs it to unlock (from file) or to create (to file).
@@ -34,7 +34,7 @@ export async function migrateCommand(ctx: Context, flags: MigrateFlags): Promise
   const { config, moved } = await withFileLock(ctx.paths.config, async () => {
     const config = requireConfig(ctx.paths);
     if (config.backend !== before.backend) throw usageError('CONFIG_CHANGED', 'another agentauth process changed the backend meanwhile; run migrate again');
-    const open = (backend: BackendName) => openBackend({ backend, installId: config.installId, paths: ctx.paths, passphrase });
+    const open = (backend: BackendName) => openBackend({ backend, installId: config.installId, paths: ctx.paths, passphrase, env: ctx.env });
     const from = await open(config.backend);
     const entries = await readAllEntries(from, config.keystoreEntries);
     const target = await open(to);
@@ -54,7 +54,7 @@ export async function migrateCommand(ctx: Context, flags: MigrateFlags): Promise
     else await from.deleteMany(Object.keys(entries));
     return { config, moved: Object.keys(entries) };
   });
-  const keystore = await openBackend({ backend: to, installId: config.installId, paths: ctx.paths, passphrase });
+  const keystore = await openBackend({ backend: to, installId: config.installId, paths: ctx.paths, passphrase, env: ctx.env });
   await recordEvents(ctx, config, [{ kind: 'keystore.migrate', actor: ctx.actor, data: { from: before.backend, to, entries: moved } }], keystore);
   const data = { from: before.backend, to, entries: moved };
   return {

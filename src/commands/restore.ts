@@ -119,7 +119,7 @@ function readConfigQuietly(ctx: Context): Config | null {
  */
 async function refuseLiveKeychainInstall(ctx: Context, payload: BackupPayload, backend: BackendName, current: Config | null): Promise<void> {
   if (backend !== 'keychain' || current?.installId === payload.config.installId) return;
-  const keychain = await openBackend({ backend, installId: payload.config.installId, paths: ctx.paths, passphrase: async () => '' });
+  const keychain = await openBackend({ backend, installId: payload.config.installId, paths: ctx.paths, passphrase: async () => '', env: ctx.env });
   const live = await keychain.listNames();
   if (live.length > 0) {
     throw usageError('INSTALL_STILL_IN_KEYCHAIN', `the keychain already holds ${plural(live.length, 'entry', 'entries')} of install ${payload.config.installId}: it is still installed on this machine`, {
@@ -148,7 +148,7 @@ async function chooseBackend(ctx: Context, flags: RestoreFlags, payload: BackupP
   if (requested !== 'keychain' && requested !== 'file') throw usageError('BAD_BACKEND', `unknown backend ${JSON.stringify(requested)}: use keychain or file`);
   if (requested === 'keychain') {
     const { probeKeychain } = await import('../core/keystore/keychain.js');
-    const probe = probeKeychain();
+    const probe = probeKeychain(ctx.env);
     if (!probe.ok) {
       throw keystoreError('KEYCHAIN_UNAVAILABLE', `the keychain does not answer: ${probe.reason}`, {
         hint: flags.backend ? probe.hint : `the backup came from a keychain install; to restore onto an encrypted file instead: agentauth restore FILE --backend file`,
@@ -165,7 +165,7 @@ async function chooseBackend(ctx: Context, flags: RestoreFlags, payload: BackupP
  */
 async function rebuild(ctx: Context, config: Config, payload: BackupPayload, flags: RestoreFlags): Promise<Keystore> {
   const passphrase = rememberPassphrase(createPassphraseSource(ctx, flags));
-  const open = () => openBackend({ backend: config.backend, installId: config.installId, paths: ctx.paths, passphrase });
+  const open = () => openBackend({ backend: config.backend, installId: config.installId, paths: ctx.paths, passphrase, env: ctx.env });
   const keystore = await open();
   try {
     // Left over from an earlier install with the same id (a second restore): not part of this one.

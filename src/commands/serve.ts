@@ -49,7 +49,7 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
   let passphrase: string | null = null;
   const remembered: PassphraseSource = async (purpose) => (passphrase ??= await ask(purpose));
   let latest: Config = initial;
-  const holder = await unlockKeys(initial, () => openConfiguredKeystore(latest, ctx.paths, remembered), (kid) => log('key.load', { kid }));
+  const holder = await unlockKeys(initial, () => openConfiguredKeystore(latest, ctx.paths, remembered, ctx.env), (kid) => log('key.load', { kid }));
   // A long-running server on small machines: keep the heap small (see src/core/heap.ts).
   const { tuneHeapForLongRun } = await import('../core/heap.js');
   const stopTuning = tuneHeapForLongRun();
