@@ -4,7 +4,7 @@
 import { requireConfig, updateConfig, type Config } from '../core/config.js';
 import { usageError } from '../core/errors.js';
 import { validateIssuer } from '../core/install.js';
-import { findSetting, parseSettingValues, readSettings, SETTINGS, type SettingKey } from '../core/settings.js';
+import { findSetting, parseSettingValues, readSettings, SETTINGS } from '../core/settings.js';
 import { renderSettings } from '../ui/render-config.js';
 import { recordEvents } from './audit-events.js';
 import type { Context } from './context.js';

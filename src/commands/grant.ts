@@ -2,7 +2,7 @@
 // secret's binding for one agent, never widens it (exit 5).
 import { updateConfig } from '../core/config.js';
 import { findAgent } from '../core/agents.js';
-import { AgentAuthError, usageError, notFoundError } from '../core/errors.js';
+import { usageError, notFoundError } from '../core/errors.js';
 import { applyGrant, buildGrant, findSecret } from '../core/secrets.js';
 import { renderGrant } from '../ui/render-gateway.js';
 import { recordEvents } from './audit-events.js';

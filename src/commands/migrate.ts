@@ -4,7 +4,7 @@
 // it (the commit point), and only then are the old backend's entries removed.
 import { existsSync } from 'node:fs';
 import { requireConfig, writeConfig, type BackendName } from '../core/config.js';
-import { AgentAuthError, keystoreError, usageError } from '../core/errors.js';
+import { keystoreError, usageError } from '../core/errors.js';
 import { removeFiles } from '../core/install-files.js';
 import { findDifferingEntries, openKeystore as openBackend, readAllEntries } from '../core/keystore/index.js';
 import { withFileLock } from '../core/lock.js';

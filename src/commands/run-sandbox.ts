@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../core/config.js';
-import { AgentAuthError, childStartError } from '../core/errors.js';
+import { childStartError } from '../core/errors.js';
 import { buildMacProfile } from '../core/sandbox/macos-profile.js';
 import { resolveCanonicalPath, resolveLayout } from '../core/sandbox/layout.js';
 import { planSandbox } from '../core/sandbox/plan.js';

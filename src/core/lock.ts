@@ -1,7 +1,7 @@
 // Cross-process exclusive locks (proper-lockfile: an atomic mkdir next to the
 // file, refreshed while held, considered stale after a crash).
 import lockfile from 'proper-lockfile';
-import { AgentAuthError, keystoreError } from './errors.js';
+import { keystoreError } from './errors.js';
 import { assertNotSymlink, ensurePrivateDir } from './fs-safe.js';
 import { dirname } from 'node:path';
 

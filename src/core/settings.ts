@@ -2,7 +2,7 @@
 // `agentauth config set KEY VALUE…`. One table says what each key holds, so
 // that `config list`, validation and the docs cannot disagree.
 import { SANDBOX_MODES, type SandboxMode } from './sandbox/detect.js';
-import { usageError, AgentAuthError } from './errors.js';
+import { usageError } from './errors.js';
 
 export interface Settings {
   'run.sandbox'?: SandboxMode;

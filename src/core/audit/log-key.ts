@@ -2,7 +2,7 @@
 // against reusing the token issuer key across roles), and its C2SP vkey.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair, sign, verify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { AgentAuthError, keystoreError, usageError } from '../errors.js';
+import { keystoreError, usageError } from '../errors.js';
 import { decodeBase64Strict } from './encoding.js';
 
 const ED25519_TYPE = 0x01;

@@ -2,7 +2,7 @@
 // the segments are verified, and only the events that checkpoint covers are
 // counted — every event of the segments before it, and its own segment's up
 // to its size. Events after it (not signed yet, or later) are not.
-import { AgentAuthError, checkFailedError, notFoundError } from '../errors.js';
+import { checkFailedError, notFoundError } from '../errors.js';
 import type { VerifyOptions } from './checker.js';
 import { readReplayEvent, type ReplayEvent } from './replay.js';
 import { createTrustTally, type TrustTally } from './trust.js';

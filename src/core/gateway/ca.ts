@@ -5,7 +5,7 @@
 import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { AgentAuthError, keystoreError } from '../errors.js';
+import { keystoreError } from '../errors.js';
 
 type X509Module = typeof import('@peculiar/x509');
 let x509Module: Promise<X509Module> | null = null;

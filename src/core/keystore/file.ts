@@ -2,7 +2,7 @@
 // wrap, A256GCM content), for machines without an OS keychain.
 import { lstatSync } from 'node:fs';
 import { CompactEncrypt, compactDecrypt } from 'jose';
-import { AgentAuthError, keystoreError } from '../errors.js';
+import { keystoreError } from '../errors.js';
 import { readPrivateFile, writePrivateFileAtomic } from '../fs-safe.js';
 import { withFileLock } from '../lock.js';
 import { findPassphraseWeakness, weakPassphraseError } from '../passphrase-rule.js';

@@ -7,7 +7,7 @@
 // empty read-only folder, and nothing there is visible anyway).
 import { realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { AgentAuthError, childStartError } from '../errors.js';
+import { childStartError } from '../errors.js';
 import { isInside, type SandboxPlan } from './plan.js';
 
 export interface Mask {

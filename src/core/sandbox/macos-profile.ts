@@ -8,7 +8,7 @@
 // real paths (/private/tmp, not /tmp): Seatbelt matches what the kernel
 // resolved. `subpath` matches the path itself and everything under it, so it
 // covers files and folders alike, existing or not yet.
-import { AgentAuthError, childStartError } from '../errors.js';
+import { childStartError } from '../errors.js';
 
 export interface MacProfileInput {
   /** Neither readable nor writable. */
