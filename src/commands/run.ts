@@ -19,7 +19,7 @@ import { join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { recordKeystoreEntry, updateConfig, type AgentRecord, type Config } from '../core/config.js';
 import { findAgent } from '../core/agents.js';
-import { AgentAuthError, ExitCode, isAgentAuthError, notFoundError, policyError, usageError } from '../core/errors.js';
+import { AgentAuthError, asChildStartFailure, childStartError, isAgentAuthError, notFoundError, policyError, usageError } from '../core/errors.js';
 import { entryName } from '../core/keystore/index.js';
 import { buildJwks, loadActiveSigner } from '../core/issuer.js';
 import { createTokenVerifier, mintToken, type MintedToken } from '../core/tokens.js';
@@ -66,11 +66,8 @@ export async function runCommand(ctx: Context, command: string[], flags: RunFlag
 
 /** Every failure before CMD starts is 125 (keeping its code and message), per gateway.md. */
 function asStartFailure(error: unknown): AgentAuthError {
-  if (isAgentAuthError(error)) {
-    if (error.exitCode === ExitCode.runCannotStart) return error;
-    return new AgentAuthError(error.code, ExitCode.runCannotStart, error.message, { ...(error.hint ? { hint: error.hint } : {}), ...(error.details ? { details: error.details } : {}), cause: error });
-  }
-  return new AgentAuthError('RUN_CANNOT_START', ExitCode.runCannotStart, `agentauth run could not start: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  if (isAgentAuthError(error)) return asChildStartFailure(error);
+  return childStartError('RUN_CANNOT_START', `agentauth run could not start: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
 
 interface PreparedRun {
@@ -253,7 +250,7 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
   } catch (error) {
     await runCleanup(run);
     await run.audit.close([]).catch(() => {});
-    const notStarted = isAgentAuthError(error) && (error.exitCode === ExitCode.runNotFound || error.exitCode === ExitCode.runNotExecutable);
+    const notStarted = isAgentAuthError(error) && (error.kind === 'childNotFound' || error.kind === 'childNotExecutable');
     throw notStarted ? error : asStartFailure(error);
   }
   run.audit.push({
@@ -265,14 +262,14 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
   // SIGINT: on a terminal the child gets it from the terminal itself (same
   // foreground process group), so we only keep from dying of it; otherwise
   // (a supervisor, a pipeline) we forward it like the others.
-  const forwarded = ctx.io.stdin.isTTY === true ? FORWARDED : [...FORWARDED, 'SIGINT' as const];
+  const forwarded = ctx.stdin.isTTY === true ? FORWARDED : [...FORWARDED, 'SIGINT' as const];
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const signal of forwarded) {
     const handler = () => child.kill(signal);
     handlers.set(signal, handler);
     process.on(signal, handler);
   }
-  if (ctx.io.stdin.isTTY === true) {
+  if (ctx.stdin.isTTY === true) {
     const ignore = () => {};
     handlers.set('SIGINT', ignore);
     process.on('SIGINT', ignore);
@@ -304,7 +301,7 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
   } catch (error) {
     if (isAgentAuthError(error) && error.code === 'AUDIT_CHECKPOINT_REFUSED') {
       checkpointRefused = true;
-      ctx.io.stderr.write(`${ctx.style.red('error:')} ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`);
+      ctx.stderr.write(`${ctx.stderrStyle.red('error:')} ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`);
     } else {
       ctx.warn(`could not write run.end to the audit log (${(error as Error).message})`);
     }
@@ -314,10 +311,10 @@ async function executeRun(ctx: Context, run: PreparedRun, file: string, args: st
   if (outcome.signal) {
     const number = osConstants.signals[outcome.signal] ?? 0;
     await dieOfSignal(outcome.signal);
-    return { data: { signal: outcome.signal }, exitCode: 128 + number };
+    return { data: { signal: outcome.signal }, outcome: { childExitCode: 128 + number } };
   }
   const exitCode = outcome.code ?? 0;
-  return { data: { exitCode, ...(checkpointRefused ? { checkpointRefused } : {}) }, exitCode: exitCode === 0 && checkpointRefused ? ExitCode.checkFailed : exitCode };
+  return { data: { exitCode, ...(checkpointRefused ? { checkpointRefused } : {}) }, outcome: exitCode === 0 && checkpointRefused ? 'checkFailed' : { childExitCode: exitCode } };
 }
 
 async function runCleanup(run: PreparedRun): Promise<void> {
