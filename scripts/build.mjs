@@ -10,14 +10,15 @@
 //    declarations under dist/types/ emitted by tsc.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertShimsUsed, shimPlugin } from './build-shims.mjs';
 
-// Without --clean, old chunks stay: a CLI process that started before this
-// build may still lazy-import them (tests and builds overlap in development).
+// Without --clean, old chunks stay for a while: a CLI process that started
+// before this build may still lazy-import them (tests and builds overlap in
+// development). Chunks no build has written for an hour are pruned below.
 if (process.argv.includes('--clean')) await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
 // Module stand-ins inside some dependencies (see scripts/build-shims.mjs).
 const shimsUsed = new Set();
@@ -104,6 +105,20 @@ const outputs = Object.entries(split.metafile.outputs);
 const starter = outputs.find(([, output]) => Object.keys(output.inputs).some((input) => input.endsWith('src/core/audit/verify-workers.ts')));
 if (!starter || dirname(starter[0]) !== 'dist/chunks' || !split.metafile.outputs['dist/chunks/verify-worker.js']) {
   throw new Error(`build: verify-workers.ts went to ${starter?.[0] ?? 'no output'}, not beside dist/chunks/verify-worker.js`);
+}
+
+// Prune chunks and maps this build did not write and nothing has written for an
+// hour, so a long-lived working tree's dist/ (and `npm pack` from it) stays the
+// size of one build.
+const written = new Set(builds.flatMap(({ metafile }) => Object.keys(metafile.outputs)));
+const staleBefore = Date.now() - 3600_000;
+for (const folder of ['dist', 'dist/chunks']) {
+  for (const name of await readdir(folder).catch(() => [])) {
+    const file = join(folder, name);
+    if (written.has(file) || !/\.(js|map)$/.test(name)) continue;
+    if (sourcemap === false && name.endsWith('.map')) await rm(file, { force: true });
+    else if ((await stat(file)).mtimeMs < staleBefore) await rm(file, { force: true });
+  }
 }
 
 // Type declarations for agentauth/verify (tsconfig.verify.json: declarations only).
