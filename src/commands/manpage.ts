@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Context } from './context.js';
 import type { CommandResult } from './result.js';
 
-/** `program` is the command tree, handed in by src/cli.ts (this layer never imports it). */
+/** `program` is the command tree, handed in by src/cli/program.ts (this layer never imports it). */
 export async function manpageCommand(_ctx: Context, program: Command): Promise<CommandResult> {
   const { generateManPage } = await import('../ui/man-page.js');
   const text = generateManPage(program, VERSION);

@@ -1,8 +1,8 @@
-// The plumbing src/cli.ts hands to the per-area declaration files (cli-*.ts),
-// in a file of its own so that they need not import cli.ts back.
+// The plumbing src/cli/program.ts hands to the per-area declaration files,
+// in a file of its own so that they need not import program.ts back.
 import type { Command } from 'commander';
-import type { Context } from './commands/context.js';
-import type { CommandResult } from './commands/result.js';
+import type { Context } from '../commands/context.js';
+import type { CommandResult } from '../commands/result.js';
 
 export interface CliKit {
   /** Wraps an action: builds the context, runs the command, prints its result. */
