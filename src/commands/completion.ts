@@ -1,6 +1,6 @@
 // `completion bash|zsh|fish`: the same text as completions/, generated from the command tree.
 import { usageError } from '../core/errors.js';
-import type { Command } from 'commander';
+import type { CommandUnknownOpts as Command } from '@commander-js/extra-typings';
 import type { Context } from './context.js';
 import type { CommandResult } from './result.js';
 

@@ -1,6 +1,6 @@
 // `manpage` (hidden): the roff text of man/agentauth.1, generated from the command tree.
 import { VERSION } from '../version.js';
-import type { Command } from 'commander';
+import type { CommandUnknownOpts as Command } from '@commander-js/extra-typings';
 import type { Context } from './context.js';
 import type { CommandResult } from './result.js';
 
