@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Config } from '../../src/core/config.js';
-import { buildEffectivePolicy, buildGrant, buildSecretRecord, decodeRequestPath, formatHostPattern, hostMatches, parseHostPattern, pathMatches, policyAllows, removeSecret, resolveSecretGrants, validateSecretValue } from '../../src/core/secrets.js';
+import type { Config } from '../../../src/core/config.js';
+import { buildEffectivePolicy, buildGrant, buildSecretRecord, decodeRequestPath, formatHostPattern, hostMatches, parseHostPattern, pathMatches, policyAllows, removeSecret, resolveSecretGrants, validateSecretValue } from '../../../src/core/secrets.js';
 
 const now = new Date('2026-01-01T00:00:00Z');
 
