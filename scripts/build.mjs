@@ -22,11 +22,11 @@ import { assertShimsUsed, shimPlugin } from './build-shims.mjs';
 if (process.argv.includes('--clean')) await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
 // Module stand-ins inside some dependencies (see scripts/build-shims.mjs).
 const shimsUsed = new Set();
-// main.cjs reaches the command tree through `import('./cli.js')`: the other build's entry.
+// main.cjs reaches the command tree through `import('./cli/program.js')`: the other build's entry, emitted as dist/cli.js.
 const commandTreeOutside = {
   name: 'command-tree-outside',
   setup(b) {
-    b.onResolve({ filter: /^\.\/cli\.js$/ }, () => ({ path: './cli.js', external: true }));
+    b.onResolve({ filter: /^\.\/cli\/program\.js$/ }, () => ({ path: './cli.js', external: true }));
   },
 };
 
@@ -54,7 +54,7 @@ const builds = await Promise.all([
   build({
     ...node,
     entryPoints: {
-      cli: 'src/cli.ts',
+      cli: 'src/cli/program.ts',
       lib: 'src/lib.ts',
       // Started as a worker thread by audit verify: `new URL('./verify-worker.js', import.meta.url)`
       // from the chunk holding verify-workers.ts, so it must be emitted beside that chunk.

@@ -1,7 +1,7 @@
 // `agentauth secret|grant|run` (gateway.md). Each action lazy-imports its
 // module: the gateway's TLS and X.509 code loads only for `run`.
-import { Option, type Command } from 'commander';
-import type { CliKit } from './cli-kit.js';
+import { Option, type Command } from './cli/commander.js';
+import type { CliKit } from './cli/kit.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

@@ -47,7 +47,7 @@ export async function main(argv: string[], base: ProcessContext = readProcess(ar
       const answered = await tryFastMint(base);
       if (answered) return EXIT_CODES.ok;
     }
-    const { runCli } = await import('./cli.js');
+    const { runCli } = await import('./cli/program.js');
     return exitCodeOfOutcome(await runCli(base));
   } catch (error) {
     return reportError(base, error);

@@ -22,7 +22,7 @@ export interface KeystoreCheck {
  * entry the config records. A previous key's private half is not needed
  * (verifiers use its public half), so losing it is not reported.
  */
-export function listNeededEntries(config: Config): string[] {
+function listNeededEntries(config: Config): string[] {
   const active = config.keys.find((key) => key.status === 'active');
   return [...new Set([...(active ? [entryName.issuer(active.kid)] : []), ...config.keystoreEntries.filter((name) => !name.startsWith('issuer/'))])];
 }

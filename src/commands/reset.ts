@@ -129,7 +129,7 @@ async function recordReset(ctx: Context, config: Config, keystore: Keystore | nu
   }
 }
 
-export function renderReset(removed: RemovedInstall, title: string): string {
+function renderReset(removed: RemovedInstall, title: string): string {
   const lines = [
     `${title} removed ${plural(removed.keychainEntries.length, 'keychain entry', 'keychain entries')} and ${plural(removed.files.length, 'file')}${removed.installId ? ` of install ${removed.installId}` : ''}`,
     ...removed.files.map((file) => `  ${file}`),

@@ -9,7 +9,7 @@ export type Outcome = 'ok' | ErrorKind | { childExitCode: number };
 
 /**
  * What a command hands back: plain data (the --json document, minus
- * schemaVersion) and a renderer for humans. Printing happens in cli.ts.
+ * schemaVersion) and a renderer for humans. Printing happens in src/cli/program.ts.
  */
 export interface CommandResult {
   data: Record<string, unknown>;

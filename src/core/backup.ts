@@ -14,7 +14,7 @@ import { decryptWithPassphrase, encryptWithPassphrase, KEY_WRAP_ALG } from './ke
 import { entryName } from './keystore/index.js';
 import type { VaultFile } from './vault.js';
 
-export const BACKUP_CTY = 'application/vnd.agentauth.backup+json';
+const BACKUP_CTY = 'application/vnd.agentauth.backup+json';
 
 export interface BackupPayload {
   v: 1;

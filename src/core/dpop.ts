@@ -6,7 +6,7 @@
 import { EmbeddedJWK, SignJWT, base64url, calculateJwkThumbprint, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK } from 'jose';
 import { VerifyError } from './verify-error.js';
 
-export const DPOP_TYP = 'dpop+jwt';
+const DPOP_TYP = 'dpop+jwt';
 export const DPOP_ALGORITHMS = ['EdDSA', 'ES256'] as const;
 export type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
 

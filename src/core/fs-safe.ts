@@ -269,7 +269,7 @@ export function isMissingFileError(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 }
 
-export function isPermissionError(error: unknown): boolean {
+function isPermissionError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   return code === 'EACCES' || code === 'EPERM';
 }

@@ -50,7 +50,7 @@ export function buildJwks(config: Config, nowSeconds: number): { keys: PublicJwk
 }
 
 /** The longest a token minted now could live: the largest max TTL among agents (1 h when none). */
-export function longestTokenLifetime(config: Config): number {
+function longestTokenLifetime(config: Config): number {
   return Math.max(3600, ...Object.values(config.agents).map((agent) => agent.maxTtl));
 }
 

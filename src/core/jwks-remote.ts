@@ -9,7 +9,7 @@ import { createLocalKeySource, noMatchingKey, type JsonWebKeySet, type KeySource
 import { VerifyError } from './verify-error.js';
 
 /** How long a JWKS is kept when the server does not say (the issuer side assumes the same age). */
-export const DEFAULT_JWKS_MAX_AGE_MS = 10 * 60 * 1000;
+const DEFAULT_JWKS_MAX_AGE_MS = 10 * 60 * 1000;
 export const REFETCH_COOLDOWN_MS = 30 * 1000;
 /** A server asking for more is capped: a removed key must not stay trusted for weeks. */
 const MAX_AGE_CAP_MS = 24 * 60 * 60 * 1000;
@@ -144,7 +144,7 @@ function safeLoad(store: JwksStore | undefined, url: string): StoredJwks | null 
 }
 
 /** Cache-Control as a client cache sees it (RFC 9111): max-age minus Age, no-cache, no-store. */
-export function readCachePolicy(headers: Headers, defaultMaxAgeMs: number): { maxAgeMs: number; noStore: boolean } {
+function readCachePolicy(headers: Headers, defaultMaxAgeMs: number): { maxAgeMs: number; noStore: boolean } {
   const directives = (headers.get('cache-control') ?? '').toLowerCase().split(',').map((part) => part.trim());
   const noStore = directives.includes('no-store');
   if (noStore || directives.includes('no-cache')) return { maxAgeMs: 0, noStore };

@@ -47,7 +47,7 @@ export interface MintAnswer {
 
 const USER = /^[A-Za-z0-9._@+-]{1,128}$/;
 
-export function buildMintRequest(config: Config, call: MintCall): MintRequest {
+function buildMintRequest(config: Config, call: MintCall): MintRequest {
   const agent = findAgent(config, call.agent);
   if (call.onBehalfOf !== undefined && !USER.test(call.onBehalfOf)) {
     throw usageError('BAD_USER', `invalid --on-behalf-of ${JSON.stringify(call.onBehalfOf)}: letters, digits and . _ @ + - only`);

@@ -1,7 +1,7 @@
 import { usageError } from './errors.js';
 
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-export const NAME_RULE = 'lowercase letters, digits, ".", "_" and "-", starting with a letter or digit, at most 63 characters';
+const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const NAME_RULE = 'lowercase letters, digits, ".", "_" and "-", starting with a letter or digit, at most 63 characters';
 
 /** Agent and secret names: `[a-z0-9][a-z0-9._-]{0,62}`. */
 export function validateName(name: string, kind: 'agent' | 'secret'): string {

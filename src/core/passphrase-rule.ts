@@ -3,7 +3,7 @@
 import { usageError, type AgentAuthError } from './errors.js';
 
 /** Characters (Unicode code points), after the one trailing newline a file may end with is dropped. */
-export const MIN_PASSPHRASE_LENGTH = 12;
+const MIN_PASSPHRASE_LENGTH = 12;
 /** At least this many different characters: "aaaaaaaaaaaa" is as weak as "a". */
 const MIN_DISTINCT = 5;
 

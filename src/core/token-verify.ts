@@ -17,7 +17,7 @@ import { scopeCovers } from './scopes.js';
 import { VerifyError } from './verify-error.js';
 
 export const TOKEN_TYP = 'at+jwt';
-export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
+const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
 
 export interface VerifyOptions {
   /** The pinned key set: a JWKS object, or a source such as a cached remote JWKS. */
@@ -240,7 +240,7 @@ async function checkPresentation(
 }
 
 /** Maps jose's errors onto tokens.md's codes, with a message a user can act on. */
-export function toVerifyError(error: unknown): VerifyError {
+function toVerifyError(error: unknown): VerifyError {
   if (error instanceof VerifyError) return error;
   const code = (error as { code?: string }).code ?? 'ERR_JWT_INVALID';
   const claim = (error as { claim?: string }).claim;

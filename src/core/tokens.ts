@@ -11,9 +11,9 @@ import { TOKEN_TYP } from './token-verify.js';
 import { VerifyError } from './verify-error.js';
 
 // Verification lives in token-verify.ts; re-exported for the callers that mint and verify.
-export { createTokenVerifier, TOKEN_TYP, type VerifyOptions, type VerifiedToken } from './token-verify.js';
+export { createTokenVerifier } from './token-verify.js';
 
-export const DEFAULT_TTL_SECONDS = 15 * 60;
+const DEFAULT_TTL_SECONDS = 15 * 60;
 
 export interface MintRequest {
   agent: AgentRecord;

@@ -8,7 +8,7 @@ import { readPrivateFile, writePrivateFileAtomic } from './fs-safe.js';
 import { entryName, requireEntry, type Keystore } from './keystore/index.js';
 import { withFileLock } from './lock.js';
 
-export const VAULT_ALG = 'A256GCM';
+const VAULT_ALG = 'A256GCM';
 const KEY_BYTES = 32;
 // 96-bit nonces are GCM's native size; random ones are safe far beyond the
 // number of values one install will ever encrypt under one key (2^32).

@@ -1,6 +1,6 @@
 // Shell completions generated from the commander tree, so a new command or
 // flag can never be missing from them (a test compares with completions/).
-import type { Command } from 'commander';
+import type { CommandUnknownOpts as Command } from '@commander-js/extra-typings';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];

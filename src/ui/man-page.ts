@@ -1,6 +1,6 @@
 // The manual page (man/agentauth.1), generated from the commander tree like
 // the completions, so it cannot drift from --help (a test compares them).
-import type { Command, Option } from 'commander';
+import type { CommandUnknownOpts as Command, Option } from '@commander-js/extra-typings';
 
 /** Escapes text for roff: backslashes, hyphens, non-ASCII characters, and a leading dot or quote. */
 function roff(text: string): string {

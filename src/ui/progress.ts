@@ -4,7 +4,7 @@
 // pipes (stderr not a terminal) never see it.
 
 /** Below this many bytes a verify takes well under a second: no progress line. */
-export const PROGRESS_MIN_BYTES = 8 << 20;
+const PROGRESS_MIN_BYTES = 8 << 20;
 const EVERY_MS = 100;
 
 export interface ProgressLine {

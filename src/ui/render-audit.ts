@@ -85,7 +85,7 @@ export function renderChain(chain: ChainReport, strict: boolean, passed: boolean
 }
 
 /** `2026-11-22T12:00:00.123Z` as written, or in local time with its offset (`2026-11-22 13:00:00.123 +01:00`). */
-export function formatTime(ts: string, time: TimeFormat = UTC): string {
+function formatTime(ts: string, time: TimeFormat = UTC): string {
   if (!time.local) return ts;
   const date = new Date(ts);
   if (Number.isNaN(date.getTime())) return ts;

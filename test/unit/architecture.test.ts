@@ -1,8 +1,9 @@
 // The layering the README promises, checked from the sources: src/main.ts →
-// src/cli (cli*.ts today, src/cli/ later) → src/commands → src/core (+ src/ui),
+// src/cli (src/cli/, and src/cli-gateway.ts until it moves) → src/commands → src/core (+ src/ui),
 // no import cycle anywhere in src, and src/core free of the process, the
 // console and colour. Type-only and dynamic imports count like any other.
-import { readdirSync, readFileSync } from 'node:fs';
+// Also: test/unit mirrors src/core, and nothing is exported that no one uses.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -33,12 +34,67 @@ const CORE_PROCESS_DEBT: Record<string, string[]> = {
   'src/core/fs-safe.ts': ['process.getuid'],
 };
 
-function listSources(dir: string): string[] {
+/**
+ * test/unit/<path>[.<aspect>].test.ts tests src/core/<path>.ts (or the folder
+ * src/core/<path>/). Tests of code outside src/core live in these folders.
+ */
+const NON_CORE_TEST_FOLDERS: Record<string, string> = {
+  'test/unit/cli/': 'src/main.ts, src/cli/, src/commands/ and src/fast-mint.ts',
+  'test/unit/verify/': 'src/verify/, the agentauth/verify library',
+  'test/unit/build/': 'scripts/, the build and its module stand-ins',
+};
+
+/** Tests of src as a whole, or of a src/core folder as a whole, rather than of one file. */
+const WHOLE_TESTS: Record<string, string> = {
+  'test/unit/architecture.test.ts': 'the layering of src',
+  'test/unit/audit/vectors.test.ts': 'test/vectors recomputed through the audit modules',
+  'test/unit/gateway/fuzz.test.ts': 'the whole gateway under generated requests',
+  'test/unit/gateway/fuzz-canary.test.ts': 'the fuzz property against gateways broken on purpose',
+};
+
+/** Tests waiting for the gateway work (issue 10), which edits them, to land before they move. */
+const TESTS_TO_MOVE: Record<string, string> = {
+  'test/unit/gateway/secrets.test.ts': 'test/unit/secrets.test.ts',
+};
+
+/**
+ * Files the gateway work (issue 10) is rewriting: their dead exports are
+ * removed once it lands (then this list goes).
+ */
+const DEAD_EXPORTS_LATER = [
+  'src/cli-gateway.ts',
+  'src/commands/run',
+  'src/commands/spawn-child.ts',
+  'src/commands/secret.ts',
+  'src/commands/grant.ts',
+  'src/commands/serve.ts',
+  'src/core/agents.ts',
+  'src/core/audit/replay.ts',
+  'src/core/config.ts',
+  'src/core/config-schema.ts',
+  'src/core/errors.ts',
+  'src/core/gateway/child-env.ts',
+  'src/core/gateway/connect.ts',
+  'src/core/gateway/exchange.ts',
+  'src/core/gateway/placeholders.ts',
+  'src/core/gateway/policy.ts',
+  'src/core/gateway/runtime.ts',
+  'src/core/known-commands.ts',
+  'src/core/presets.ts',
+  'src/core/secrets.ts',
+  'src/ui/render-gateway.ts',
+];
+
+function listFiles(dir: string, pattern: RegExp): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return listSources(path);
-    return entry.name.endsWith('.ts') ? [relative(REPO_ROOT, path)] : [];
+    if (entry.isDirectory()) return listFiles(path, pattern);
+    return pattern.test(entry.name) ? [relative(REPO_ROOT, path)] : [];
   });
+}
+
+function listSources(dir: string): string[] {
+  return listFiles(dir, /\.ts$/);
 }
 
 function layerOf(file: string): Layer {
@@ -78,7 +134,7 @@ const graph = new Map(
 describe('architecture', () => {
   it('reads every import of src (static, type-only and dynamic)', () => {
     expect(files).toContain('src/main.ts');
-    expect(graph.get('src/main.ts')).toContain('src/cli.ts');
+    expect(graph.get('src/main.ts')).toContain('src/cli/program.ts');
     for (const [file, targets] of graph) for (const target of targets) expect(files, `${file} imports ${target}`).toContain(target);
   });
 
@@ -92,6 +148,41 @@ describe('architecture', () => {
 
   it('there is no import cycle anywhere in src', () => {
     expect(findCycles(graph)).toEqual([]);
+  });
+
+  it('test/unit mirrors src/core: each unit test names the src/core file or folder it tests', () => {
+    const unmatched: string[] = [];
+    for (const test of listFiles(join(REPO_ROOT, 'test/unit'), /\.test\.ts$/)) {
+      if (Object.keys(NON_CORE_TEST_FOLDERS).some((folder) => test.startsWith(folder)) || test in WHOLE_TESTS || test in TESTS_TO_MOVE) continue;
+      // test/unit/audit/writer.test.ts → src/core/audit/writer; tokens.mint-defaults.test.ts → src/core/tokens.
+      const subject = test.replace(/^test\/unit\//, 'src/core/').replace(/(\.[\w-]+)?\.test\.ts$/, '');
+      if (!existsSync(join(REPO_ROOT, `${subject}.ts`)) && !existsSync(join(REPO_ROOT, subject))) unmatched.push(`${test}: no ${subject}.ts or ${subject}/`);
+    }
+    expect(unmatched, 'name a unit test after its src/core subject (an aspect may follow a dot), or put it in a folder of NON_CORE_TEST_FOLDERS').toEqual([]);
+    for (const [from, to] of Object.entries(TESTS_TO_MOVE)) expect(existsSync(join(REPO_ROOT, from)) && !existsSync(join(REPO_ROOT, to)), `${from} → ${to}: move it and drop the entry`).toBe(true);
+  });
+
+  it('test/unit holds only tests: fixtures and helpers live in test/fixtures and test/helpers', () => {
+    expect(listFiles(join(REPO_ROOT, 'test/unit'), /./).filter((file) => !file.endsWith('.test.ts'))).toEqual([]);
+  });
+
+  it('no dead exports: every exported value is named by another file, every exported type by someone (outside the public libraries)', () => {
+    const others = [...listFiles(SRC, /\.[cm]?ts$/), ...['test', 'bench', 'scripts', 'bin'].flatMap((dir) => listFiles(join(REPO_ROOT, dir), /\.([cm]?[tj]s)$/))];
+    const texts = new Map(others.map((file) => [file, readFileSync(join(REPO_ROOT, file), 'utf8')]));
+    const dead: string[] = [];
+    for (const file of files) {
+      // The libraries' exports are their public surface.
+      if (file === 'src/lib.ts' || file.startsWith('src/verify/') || DEAD_EXPORTS_LATER.some((path) => file === path || file.startsWith(`${path}/`) || file === `${path}.ts`)) continue;
+      const text = texts.get(file)!;
+      for (const [, kind, name] of text.matchAll(/^export\s+(?:declare\s+)?(?:async\s+)?(function\*?|const|let|class|enum|interface|type)\s+([\w$]+)/gm)) {
+        const word = `\\b${name!.replace(/\$/g, '\\$')}\\b`;
+        if (others.some((other) => other !== file && new RegExp(word).test(texts.get(other)!))) continue;
+        // A type that describes an exported function's parameters or result stays exported with it.
+        if ((kind === 'interface' || kind === 'type') && (text.match(new RegExp(word, 'g')) ?? []).length > 1) continue;
+        dead.push(`${file}: ${name}`);
+      }
+    }
+    expect(dead, 'drop the export (or the code, if nothing uses it)').toEqual([]);
   });
 
   it('src/core uses no process, console or colour, and does not import node:process', () => {

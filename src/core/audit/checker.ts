@@ -91,7 +91,7 @@ export interface CheckerHooks {
 }
 
 /** Parses `--trusted` content (a note, or a checkpoint line) after checking its signature. */
-export function openTrustedCheckpoint(text: string, key: LogVerifierKey): TrustedCheckpoint | { code: VerifyErrorCode; message: string } {
+function openTrustedCheckpoint(text: string, key: LogVerifierKey): TrustedCheckpoint | { code: VerifyErrorCode; message: string } {
   let note = text;
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{')) {

@@ -71,7 +71,7 @@ export function serializeCheckpoint(checkpoint: CheckpointLine): string {
 }
 
 /** RFC 8785 through the `canonicalize` package: the reference, and the path for anything not already in order. */
-export function canonicalLine(value: object): string {
+function canonicalLine(value: object): string {
   const text = canonicalize(value);
   if (text === undefined) throw invalidEvent('the audit line could not be serialised');
   return text;

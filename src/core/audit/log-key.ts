@@ -27,7 +27,7 @@ export interface LogVerifierKey {
 }
 
 /** C2SP key id: the first 4 bytes of SHA-256(name ‖ LF ‖ 0x01 ‖ public key). */
-export function computeKeyId(name: string, publicKey: Buffer): Buffer {
+function computeKeyId(name: string, publicKey: Buffer): Buffer {
   return createHash('sha256')
     .update(name, 'utf8')
     .update(Buffer.from([0x0a, ED25519_TYPE]))
@@ -36,7 +36,7 @@ export function computeKeyId(name: string, publicKey: Buffer): Buffer {
     .subarray(0, 4);
 }
 
-export function formatVkey(name: string, publicKey: Buffer): string {
+function formatVkey(name: string, publicKey: Buffer): string {
   return `${name}+${computeKeyId(name, publicKey).toString('hex')}+${Buffer.concat([Buffer.from([ED25519_TYPE]), publicKey]).toString('base64')}`;
 }
 

@@ -116,14 +116,6 @@ export function copyHash(src: Uint8Array, at: number, dst: Uint8Array, to: numbe
   for (let k = 0; k < 32; k++) dst[to + k] = src[at + k] as number;
 }
 
-/** RFC 6962 root from subtree roots listed left to right (largest first). */
-export function foldRoot(hashes: readonly Buffer[]): Buffer {
-  if (hashes.length === 0) return EMPTY_ROOT;
-  let root = hashes[hashes.length - 1] as Buffer;
-  for (let i = hashes.length - 2; i >= 0; i--) root = hashNode(hashes[i] as Buffer, root);
-  return root;
-}
-
 /** Merkle Tree Hash over a list of leaf hashes (for tests and small trees). */
 export function computeRoot(leaves: readonly Buffer[]): Buffer {
   const frontier = new Frontier();

@@ -6,7 +6,7 @@ import type { LogSigner, LogVerifierKey } from './log-key.js';
 
 const EM_DASH = '\u2014';
 
-export function formatCheckpointBody(origin: string, size: number, root: Buffer): string {
+function formatCheckpointBody(origin: string, size: number, root: Buffer): string {
   return `${origin}\n${size}\n${root.toString('base64')}\n`;
 }
 

@@ -28,8 +28,6 @@ export interface ConsistencyProof {
   checkpoints: { from: string; to: string };
 }
 
-export type AuditProof = InclusionProof | ConsistencyProof;
-
 interface Pass {
   checkpoints: Map<number, string>;
   events: number;

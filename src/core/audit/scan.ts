@@ -10,7 +10,7 @@
 import { isUtf8 } from 'node:buffer';
 import { hash } from 'node:crypto';
 
-export const LINE_FAST_EVENT = 0;
+const LINE_FAST_EVENT = 0;
 export const LINE_CHECKPOINT = 1;
 export const LINE_SLOW = 2;
 

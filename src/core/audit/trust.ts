@@ -9,14 +9,14 @@ import { TRUST_MAX, type TrustClaim } from './trust-claim.js';
 
 export { checkTrustClaim, type TrustCheck, type TrustClaim } from './trust-claim.js';
 
-export const TRUST_BASE = 500;
+const TRUST_BASE = 500;
 /** Points per full day since the agent was added, up to AGE_DAYS_CAP days. */
-export const AGE_POINTS_PER_DAY = 2;
-export const AGE_DAYS_CAP = 100;
+const AGE_POINTS_PER_DAY = 2;
+const AGE_DAYS_CAP = 100;
 /** Points per successful action, up to ACTIVITY_CAP. */
-export const ACTIVITY_CAP = 300;
+const ACTIVITY_CAP = 300;
 /** Points taken per gateway denial, by its reason: a placeholder sent where it does not belong weighs most. */
-export const DENIAL_WEIGHTS: Readonly<Record<string, number>> = {
+const DENIAL_WEIGHTS: Readonly<Record<string, number>> = {
   'placeholder-misplaced': 150,
   'host-mismatch': 40,
   'duplicate-host': 40,
@@ -25,11 +25,11 @@ export const DENIAL_WEIGHTS: Readonly<Record<string, number>> = {
   'unknown-secret': 25,
   loop: 10,
 };
-export const DENIAL_WEIGHT_OTHER = 20;
-export const REFUSAL_WEIGHT = 30;
-export const VIOLATION_WEIGHT = 60;
-export const RECOVER_WEIGHT = 50;
-export const REWRITTEN_WEIGHT = 400;
+const DENIAL_WEIGHT_OTHER = 20;
+const REFUSAL_WEIGHT = 30;
+const VIOLATION_WEIGHT = 60;
+const RECOVER_WEIGHT = 50;
+const REWRITTEN_WEIGHT = 400;
 const DAY_MS = 86_400_000;
 
 export interface TrustComponents {

@@ -9,7 +9,7 @@ import { Checker, type VerifyOptions, type VerifyReport } from './checker.js';
 import { LineChunkReader } from './line-chunks.js';
 import { createChunkScanner, createScanRecords } from './scan.js';
 
-export { openTrustedCheckpoint, type TrustedCheckpoint, type VerifyErrorCode, type VerifyIssue, type VerifyOptions, type VerifyReport, type VerifyWarningCode } from './checker.js';
+export type { VerifyReport } from './checker.js';
 
 const LF = 0x0a;
 const DEFAULT_CHUNK = 1 << 20;

@@ -31,7 +31,7 @@ const LF = 0x0a;
  * buffers reused from one checkpoint to the next: a gateway appends thousands
  * of events a second, and per-event objects would pile up in the old generation.
  */
-export class OwnEvents {
+class OwnEvents {
   private seqs: number[] = [];
   private offsets: number[] = [];
   // Per event: its leaf hash, then the prev it carries (32 bytes each).

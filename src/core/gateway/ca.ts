@@ -2,7 +2,7 @@
 // keystore (`ca-key`) and a public certificate at paths.caCert, which `run`
 // gives the child as a trust anchor. Leaf certificates for the hosts a granted
 // secret is bound to are issued on the fly, in memory, and cached per host.
-import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { keystoreError } from '../errors.js';
@@ -147,7 +147,7 @@ export interface LeafStore {
 }
 
 /** Leaf contexts kept in memory: a wildcard binding must not let the child grow them without bound by CONNECTing to endless subdomains. */
-export const MAX_CACHED_CONTEXTS = 64;
+const MAX_CACHED_CONTEXTS = 64;
 
 /**
  * One TLS context per host, built once: concurrent first connections to the
@@ -204,10 +204,6 @@ export function readStoredLeaf(value: string | null, ca: LocalCa, host: string, 
     // Unreadable: issue a new one.
     return null;
   }
-}
-
-export function fingerprintCa(ca: LocalCa): string {
-  return createHash('sha256').update(ca.cert.raw).digest('hex');
 }
 
 function randomSerial(): string {

@@ -11,7 +11,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
  * as method X": Rails, Laravel, Express's method-override, Google and
  * Microsoft APIs. Under a method-limited grant they would widen it.
  */
-export const METHOD_OVERRIDE_HEADERS = new Set(['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-method']);
+const METHOD_OVERRIDE_HEADERS = new Set(['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-method']);
 export const METHOD_OVERRIDE_PARAMS = new Set(['_method', 'x-http-method-override', 'x-http-method', 'x-method-override']);
 
 /** Codings the gateway can decode to scrub a body (content-coding.ts), offered upstream in this order. */

@@ -9,8 +9,8 @@ import { entryName, type Keystore } from '../keystore/index.js';
 import type { LeafStore } from './ca.js';
 
 export const LEAF_INDEX_ENTRY = 'ca-leaf-index';
-export const MAX_STORED_LEAVES = 32;
-export const MAX_NEW_LEAVES_PER_RUN = 8;
+const MAX_STORED_LEAVES = 32;
+const MAX_NEW_LEAVES_PER_RUN = 8;
 
 export interface KeystoreLeafStore extends LeafStore {
   /** Resolves once every write this run started has ended (run waits for it before it exits). */

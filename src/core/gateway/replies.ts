@@ -24,7 +24,7 @@ export type ProblemReason =
   | 'undecodable-response'
   | 'gateway-error';
 
-export const PROBLEM_TYPE_BASE = 'https://agentauth.dev/problems/';
+const PROBLEM_TYPE_BASE = 'https://agentauth.dev/problems/';
 
 const TITLES: Record<ProblemReason, string> = {
   'proxy-auth-required': 'Proxy credentials required',

@@ -10,7 +10,7 @@ import { readUserFile } from '../user-file.js';
 import type { Env } from '../paths.js';
 
 /** Where distributions keep the system bundle; the first readable one wins. */
-export const SYSTEM_BUNDLE_FILES = [
+const SYSTEM_BUNDLE_FILES = [
   '/etc/ssl/certs/ca-certificates.crt', // Debian, Ubuntu, Alpine, Arch
   '/etc/pki/tls/certs/ca-bundle.crt', // Fedora, RHEL
   '/etc/ssl/ca-bundle.pem', // openSUSE
@@ -23,12 +23,12 @@ export const CA_BUNDLE_VARS = ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_B
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-export function splitPem(text: string): string[] {
+function splitPem(text: string): string[] {
   return text.match(PEM_BLOCK) ?? [];
 }
 
 /** The machine's roots: the OS bundle when there is one, else Node's built-in Mozilla set. */
-export function readSystemRoots(files: readonly string[] = SYSTEM_BUNDLE_FILES): string[] {
+function readSystemRoots(files: readonly string[] = SYSTEM_BUNDLE_FILES): string[] {
   for (const file of files) {
     try {
       const certs = splitPem(readFileSync(file, 'utf8'));

@@ -9,13 +9,13 @@ import { findPassphraseWeakness, weakPassphraseError } from '../passphrase-rule.
 import type { Keystore, PassphraseSource } from './types.js';
 
 export const KEY_WRAP_ALG = 'PBES2-HS512+A256KW';
-export const CONTENT_ENC = 'A256GCM';
+const CONTENT_ENC = 'A256GCM';
 /**
  * OWASP's 2023 figure for PBKDF2-HMAC-SHA512. About 85 ms here and roughly
  * 0.5 s on a Raspberry Pi 4: slow for an attacker guessing a human passphrase,
  * bearable for a script that unlocks once per call.
  */
-export const DEFAULT_PBES2_COUNT = 210_000;
+const DEFAULT_PBES2_COUNT = 210_000;
 // Refuse absurd counts in a file we did not write: they are a denial of service.
 const MAX_PBES2_COUNT = 10_000_000;
 /** A person at a prompt gets this many tries at the passphrase. */

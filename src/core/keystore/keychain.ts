@@ -8,7 +8,7 @@ import { keystoreError } from '../errors.js';
 import type { Env } from '../paths.js';
 import type { Keystore } from './types.js';
 
-export const KEYCHAIN_SERVICE = 'agentauth';
+const KEYCHAIN_SERVICE = 'agentauth';
 
 type KeyringModule = typeof import('@napi-rs/keyring');
 type EntryClass = KeyringModule['Entry'];
@@ -41,7 +41,7 @@ function openEntry(account: string) {
 }
 
 /** Why the keychain failed, in the user's terms; `env` is the command's (the session bus it names). */
-export function describeKeychainFailure(error: unknown, env: Env): { reason: string; hint: string } {
+function describeKeychainFailure(error: unknown, env: Env): { reason: string; hint: string } {
   const message = (error as Error)?.message ?? String(error);
   if (platform() === 'linux') {
     if (!env['DBUS_SESSION_BUS_ADDRESS']) {

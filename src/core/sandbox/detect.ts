@@ -2,7 +2,6 @@
 // a user can act on. Pure: the probe itself (spawning bwrap) happens in
 // src/commands/sandbox-probe.ts, which hands its findings to these functions.
 
-export type SandboxKind = 'bwrap' | 'sandbox-exec';
 export type SandboxMode = 'required' | 'auto' | 'off';
 export const SANDBOX_MODES: readonly SandboxMode[] = ['required', 'auto', 'off'];
 

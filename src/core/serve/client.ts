@@ -83,7 +83,7 @@ export function callServe(path: string, request: Record<string, unknown>, option
 }
 
 /** Turns a `{"ok":false,…}` answer into the error a direct run would have thrown. */
-export function answerToError(answer: Record<string, unknown>): AgentAuthError {
+function answerToError(answer: Record<string, unknown>): AgentAuthError {
   // The code decides the kind, and so the exit status; a code this version does not know is a bad answer.
   const code = isErrorCode(answer['code']) ? answer['code'] : 'SERVE_BAD_ANSWER';
   const message = typeof answer['message'] === 'string' ? answer['message'] : 'agentauth serve refused the request';

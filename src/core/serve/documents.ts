@@ -40,7 +40,7 @@ export function publishDocuments(config: Config, baseUrl: string, nowSeconds: nu
   };
 }
 
-export function makeDocument(text: string, contentType: string, cacheControl: string): PublishedDocument {
+function makeDocument(text: string, contentType: string, cacheControl: string): PublishedDocument {
   const body = Buffer.from(text, 'utf8');
   const etag = `"${createHash('sha256').update(body).digest('base64url')}"`;
   // Public documents: any origin may read them (browser-side verifiers).

@@ -47,7 +47,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function parseMintCall(request: Record<string, unknown>): MintCall {
+function parseMintCall(request: Record<string, unknown>): MintCall {
   const text = (name: string, required: boolean): string | undefined => {
     const value = request[name];
     if (value === undefined && !required) return undefined;

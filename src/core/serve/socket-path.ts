@@ -3,7 +3,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-export const SOCKET_NAME = 'serve.sock';
+const SOCKET_NAME = 'serve.sock';
 // sun_path holds 108 bytes on Linux and 104 on macOS, terminating NUL included.
 export const MAX_SOCKET_PATH_BYTES = 103;
 

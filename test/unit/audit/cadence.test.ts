@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CADENCE, isCheckpointDue } from '../../../src/core/audit/cadence.js';
 import { verifyLogFile } from '../../../src/core/audit/verify.js';
 import { appendEvents } from '../../../src/core/audit/writer.js';
-import { makeFixture, mintEvent } from './helpers.js';
+import { makeFixture, mintEvent } from '../../helpers/audit-log.js';
 
 const at = (iso: string) => Date.parse(iso);
 

@@ -16,7 +16,7 @@ import { listSealedSegments } from '../../../src/core/audit/segments.js';
 import { verifySegments } from '../../../src/core/audit/verify-chain.js';
 import { verifyLogFile } from '../../../src/core/audit/verify.js';
 import { appendEvents, stateFileFor } from '../../../src/core/audit/writer.js';
-import { bundleForNode, makeFixture, mintEvent, writeLog, type Fixture } from './helpers.js';
+import { bundleForNode, makeFixture, mintEvent, writeLog, type Fixture } from '../../helpers/audit-log.js';
 
 const run = promisify(execFile);
 const REWRITE = join(import.meta.dirname, '../../fixtures/audit/rewrite-log.mjs');
@@ -24,7 +24,7 @@ let shared: Fixture;
 let child: string;
 beforeAll(async () => {
   shared = await makeFixture();
-  child = await bundleForNode(join(import.meta.dirname, 'fixtures/append-child.ts'), join(shared.dir, 'append-child.mjs'));
+  child = await bundleForNode(join(import.meta.dirname, '../../fixtures/audit/append-child.ts'), join(shared.dir, 'append-child.mjs'));
 });
 afterAll(() => shared.cleanup());
 

@@ -9,7 +9,7 @@ import { checkTrustClaim, computeTrust, toTrustClaim } from '../../../src/core/a
 import { tallyTrustAt } from '../../../src/core/audit/trust-log.js';
 import type { ReplayEvent } from '../../../src/core/audit/replay.js';
 import { appendEvents } from '../../../src/core/audit/writer.js';
-import { makeFixture, type Fixture } from './helpers.js';
+import { makeFixture, type Fixture } from '../../helpers/audit-log.js';
 
 const run = promisify(execFile);
 const TRUST_PY = join(import.meta.dirname, '../../fixtures/audit/trust.py');

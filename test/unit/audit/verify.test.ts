@@ -7,7 +7,7 @@ import { hashLeaf } from '../../../src/core/audit/merkle.js';
 import { createChunkScanner, createScanRecords, LINE_SLOW } from '../../../src/core/audit/scan.js';
 import { verifyLogFile, type VerifyReport } from '../../../src/core/audit/verify.js';
 import { appendEvents } from '../../../src/core/audit/writer.js';
-import { buildVerifyWorker, makeFixture, mintEvent, writeLog, type Fixture } from './helpers.js';
+import { buildVerifyWorker, makeFixture, mintEvent, writeLog, type Fixture } from '../../helpers/audit-log.js';
 
 let fx: Fixture;
 let lines: string[];

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAuditAppender } from '../../../src/core/audit/appender.js';
 import { verifyLogFile } from '../../../src/core/audit/verify.js';
 import { appendEvents, stateFileFor } from '../../../src/core/audit/writer.js';
-import { makeFixture, mintEvent, writeLog, type Fixture } from './helpers.js';
+import { makeFixture, mintEvent, writeLog, type Fixture } from '../../helpers/audit-log.js';
 
 const REWRITE = join(import.meta.dirname, '../../fixtures/audit/rewrite-log.mjs');
 const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);

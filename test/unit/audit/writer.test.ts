@@ -7,7 +7,7 @@ import { createAuditAppender } from '../../../src/core/audit/appender.js';
 import { createLogKey } from '../../../src/core/audit/log-key.js';
 import { verifyLogFile } from '../../../src/core/audit/verify.js';
 import { appendEvents, stateFileFor, tornFileFor } from '../../../src/core/audit/writer.js';
-import { bundleForNode, makeFixture, mintEvent, writeLog, type Fixture } from './helpers.js';
+import { bundleForNode, makeFixture, mintEvent, writeLog, type Fixture } from '../../helpers/audit-log.js';
 
 const run = promisify(execFile);
 let fx: Fixture;
@@ -16,7 +16,7 @@ let jwk: string;
 
 beforeAll(async () => {
   fx = await makeFixture();
-  child = await bundleForNode(join(import.meta.dirname, 'fixtures/append-child.ts'), join(fx.dir, 'append-child.mjs'));
+  child = await bundleForNode(join(import.meta.dirname, '../../fixtures/audit/append-child.ts'), join(fx.dir, 'append-child.mjs'));
 });
 afterAll(() => fx.cleanup());
 

@@ -3,7 +3,7 @@
 // with the real commander program on a list of spellings.
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { createProgram } from '../../../src/cli.js';
+import { createProgram } from '../../../src/cli/program.js';
 import { parseFastMint } from '../../../src/fast-mint.js';
 
 /** What commander hands the mint action for these words, or null when it refuses them. */

@@ -4,7 +4,7 @@ import { createAuditAppender } from '../../../src/core/audit/appender.js';
 import { verifyLogFile } from '../../../src/core/audit/verify.js';
 import { stateFileFor } from '../../../src/core/audit/writer.js';
 import { createAuditSink } from '../../../src/core/gateway/audit-sink.js';
-import { makeFixture, mintEvent, type Fixture } from '../audit/helpers.js';
+import { makeFixture, mintEvent, type Fixture } from '../../helpers/audit-log.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);

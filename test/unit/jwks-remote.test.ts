@@ -4,8 +4,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRemoteKeySource, isPlainHttpToRemoteHost, type StoredJwks } from '../../../src/core/jwks-remote.js';
-import { createTestIssuer } from '../../helpers/issuer.js';
+import { createRemoteKeySource, isPlainHttpToRemoteHost, type StoredJwks } from '../../src/core/jwks-remote.js';
+import { createTestIssuer } from '../helpers/issuer.js';
 
 interface FakeIssuerServer {
   url: string;

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { assertPrivateDir, openOwnFileForAppend, readPrivateFile, readUserSecretFile, writeFileAtomic } from '../../../src/core/fs-safe.js';
+import { assertPrivateDir, openOwnFileForAppend, readPrivateFile, readUserSecretFile, writeFileAtomic } from '../../src/core/fs-safe.js';
 
 let dir: string;
 let victim: string;

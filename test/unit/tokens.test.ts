@@ -1,10 +1,10 @@
 import { createHash, createPublicKey, verify as verifyRaw } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import type { AgentRecord, Config } from '../../../src/core/config.js';
-import { applyRotation, buildJwks, generateIssuerKey, type IssuerSigner } from '../../../src/core/issuer.js';
+import type { AgentRecord, Config } from '../../src/core/config.js';
+import { applyRotation, buildJwks, generateIssuerKey, type IssuerSigner } from '../../src/core/issuer.js';
 import { importJWK } from 'jose';
-import { checkMintPolicy, createTokenVerifier, mintToken } from '../../../src/core/tokens.js';
+import { checkMintPolicy, createTokenVerifier, mintToken } from '../../src/core/tokens.js';
 
 const ISSUER = 'https://issuer.test';
 const agent: AgentRecord = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findSetting, parseSettingValues, readRotateBytes, readSettings, SETTINGS, sizeInBytes } from '../../../src/core/settings.js';
+import { findSetting, parseSettingValues, readRotateBytes, readSettings, SETTINGS, sizeInBytes } from '../../src/core/settings.js';
 
 describe('settings', () => {
   it('run.sandbox takes exactly one of required, auto, off', () => {

@@ -1,6 +1,6 @@
 // `agentauth config list|get|set|unset` (settings.ts holds the keys).
-import type { Command } from 'commander';
-import type { CliKit } from './cli-kit.js';
+import type { Command } from './commander.js';
+import type { CliKit } from './kit.js';
 
 export function declareConfigCommands(program: Command, kit: CliKit): void {
   const { act, withJson } = kit;
@@ -18,10 +18,10 @@ Examples:
   agentauth config set audit.rotate-bytes 16M             # a new audit log segment past 16 MiB (off: never)`,
     );
   withJson(config.command('list').description('every setting, its value and what it does')).action(
-    act(async (ctx) => (await import('./commands/config.js')).listConfigCommand(ctx)),
+    act(async (ctx) => (await import('../commands/config.js')).listConfigCommand(ctx)),
   );
   withJson(config.command('get').argument('<key>', 'a setting, e.g. issuer or run.sandbox').description("print a setting's value (lists: one a line)")).action(
-    act(async (ctx, key) => (await import('./commands/config.js')).getConfigCommand(ctx, key as string)),
+    act(async (ctx, key) => (await import('../commands/config.js')).getConfigCommand(ctx, key)),
   );
   withJson(
     config
@@ -29,8 +29,8 @@ Examples:
       .argument('<key>', 'a setting, e.g. run.sandbox')
       .argument('<value...>', 'the value; for a list, every item (replaces the list)')
       .description('change a setting'),
-  ).action(act(async (ctx, key, values) => (await import('./commands/config.js')).setConfigCommand(ctx, key as string, values as string[])));
+  ).action(act(async (ctx, key, values) => (await import('../commands/config.js')).setConfigCommand(ctx, key, values)));
   withJson(config.command('unset').argument('<key>', 'a setting').description('return a setting to its default')).action(
-    act(async (ctx, key) => (await import('./commands/config.js')).unsetConfigCommand(ctx, key as string)),
+    act(async (ctx, key) => (await import('../commands/config.js')).unsetConfigCommand(ctx, key)),
   );
 }

@@ -1,15 +1,16 @@
 // The command tree. Each action lazy-imports its module from src/commands/,
 // so `agentauth token mint` never loads the TLS gateway or the prompts.
-import { Command, CommanderError, Option } from 'commander';
-import { createContext, type Context, type ProcessContext } from './commands/context.js';
-import { SCHEMA_VERSION, type CommandResult, type Outcome } from './commands/result.js';
-import type { CliKit } from './cli-kit.js';
-import { declareAuditCommands } from './cli-audit.js';
-import { declareGatewayCommands } from './cli-gateway.js';
-import { declareConfigCommands } from './cli-config.js';
-import { declareLifecycleCommands } from './cli-lifecycle.js';
+import { CommanderError } from 'commander';
+import { Command, Option, type AnyCommand, type OptionValues } from './commander.js';
+import { createContext, type Context, type ProcessContext } from '../commands/context.js';
+import { SCHEMA_VERSION, type CommandResult, type Outcome } from '../commands/result.js';
+import { withJson, withKeystoreOptions, type CliKit } from './kit.js';
+import { declareAuditCommands } from './audit.js';
+import { declareGatewayCommands } from '../cli-gateway.js';
+import { declareConfigCommands } from './config.js';
+import { declareLifecycleCommands } from './lifecycle.js';
 
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 /** Runs one command line; src/main.ts turns the outcome (or what it throws) into the exit status. */
 export async function runCli(base: ProcessContext): Promise<Outcome> {
@@ -59,18 +60,15 @@ export function createProgram(base?: ProcessContext, onOutcome: (outcome: Outcom
       async (...args) => {
         if (!base) throw new Error('createProgram() without a process context cannot run commands');
         // Commander passes (…operands, options, command); options carry --json.
-        const command = args[args.length - 1] as Command;
+        const command = args[args.length - 1] as AnyCommand;
         const opts = command.optsWithGlobals() as { json?: boolean };
         const ctx = createContext(base);
         const result = await body(ctx, ...args);
         printResult(ctx, result, opts.json === true);
         onOutcome(result.outcome ?? 'ok');
       },
-    withKeystoreOptions: (command) =>
-      command
-        .option('--passphrase-file <file>', 'read the file-backend passphrase from FILE (also: AGENTAUTH_PASSPHRASE_FILE)')
-        .option('--passphrase-stdin', 'read the file-backend passphrase from stdin'),
-    withJson: (command) => command.option('--json', 'print one JSON document on stdout'),
+    withKeystoreOptions,
+    withJson,
   };
 
   program
@@ -131,37 +129,37 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .option('--issuer <id>', 'issuer id for the iss claim (default: urn:agentauth:<hostname>)')
         .option('-y, --yes', 'accept defaults without asking (falls back to the file backend)'),
     ),
-  ).action(act(async (ctx, opts) => (await import('./commands/init.js')).initCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/init.js')).initCommand(ctx, opts)));
 
   withJson(program.command('status').description('backend, paths, permissions, active key and counts')).action(
-    act(async (ctx, opts) => (await import('./commands/init.js')).statusCommand(ctx, opts as never)),
+    act(async (ctx, opts) => (await import('../commands/init.js')).statusCommand(ctx, opts)),
   );
 
   withJson(withKeystoreOptions(program.command('doctor').description('check what this install needs (keychain or passphrase, file modes, keys, sandbox), with the fixes'))).action(
-    act(async (ctx, opts) => (await import('./commands/doctor.js')).doctorCommand(ctx, opts as never)),
+    act(async (ctx, opts) => (await import('../commands/doctor.js')).doctorCommand(ctx, opts)),
   );
 
   const key = program.command('key').description('the issuer signing keys');
   withJson(key.command('show').description('list the issuer keys (public halves)')).action(
-    act(async (ctx) => (await import('./commands/key.js')).showKeysCommand(ctx)),
+    act(async (ctx) => (await import('../commands/key.js')).showKeysCommand(ctx)),
   );
   withJson(withKeystoreOptions(key.command('rotate').description('make a new active key; the old one stays in the JWKS until its tokens expire'))).action(
-    act(async (ctx, opts) => (await import('./commands/key.js')).rotateKeyCommand(ctx, opts as never)),
+    act(async (ctx, opts) => (await import('../commands/key.js')).rotateKeyCommand(ctx, opts)),
   );
   withJson(withKeystoreOptions(key.command('retire').argument('<kid>', 'the key id to remove').description('remove a previous key from the JWKS now'))).action(
-    act(async (ctx, kid, opts) => (await import('./commands/key.js')).retireKeyCommand(ctx, kid as string, opts as never)),
+    act(async (ctx, kid, opts) => (await import('../commands/key.js')).retireKeyCommand(ctx, kid, opts)),
   );
   key
     .command('jwks')
     .description('print the public JWKS')
-    .action(act(async (ctx) => (await import('./commands/key.js')).jwksCommand(ctx)));
+    .action(act(async (ctx) => (await import('../commands/key.js')).jwksCommand(ctx)));
   program
     .command('jwks')
     .description('print the public JWKS (same as key jwks)')
-    .action(act(async (ctx) => (await import('./commands/key.js')).jwksCommand(ctx)));
+    .action(act(async (ctx) => (await import('../commands/key.js')).jwksCommand(ctx)));
 
   const agent = program.command('agent').description('named agents and what they may hold');
-  const agentFields = (command: Command) =>
+  const agentFields = <A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>) =>
     command
       .option('--max-ttl <duration>', 'longest token lifetime (90s, 15m, 1h, 7d; default 1h)')
       .option('--aud <audience...>', 'audiences tokens may name (default: any)')
@@ -177,12 +175,12 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .description('register an agent with the scopes it may ever hold')
         .requiredOption('--scope <scope...>', 'scopes the agent may hold; a trailing * grants a prefix (docker:restart:*)'),
     ),
-  ).action(act(async (ctx, name, opts) => (await import('./commands/agent.js')).addAgentCommand(ctx, name as string, opts as never)));
+  ).action(act(async (ctx, name, opts) => (await import('../commands/agent.js')).addAgentCommand(ctx, name, opts)));
   withJson(agent.command('list').description('list agents').option('--names', 'print only the names, one a line (for completions)')).action(
-    act(async (ctx, opts) => (await import('./commands/agent.js')).listAgentsCommand(ctx, opts as never)),
+    act(async (ctx, opts) => (await import('../commands/agent.js')).listAgentsCommand(ctx, opts)),
   );
   withJson(agent.command('show').argument('<name>').description("show one agent's entry")).action(
-    act(async (ctx, name) => (await import('./commands/agent.js')).showAgentCommand(ctx, name as string)),
+    act(async (ctx, name) => (await import('../commands/agent.js')).showAgentCommand(ctx, name)),
   );
   withJson(
     agentFields(
@@ -194,9 +192,9 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .option('--add-scope <scope...>', 'add scopes')
         .option('--remove-scope <scope...>', 'remove scopes'),
     ).option('--no-dpop', 'stop requiring DPoP-bound tokens'),
-  ).action(act(async (ctx, name, opts) => (await import('./commands/agent.js')).updateAgentCommand(ctx, name as string, opts as never)));
+  ).action(act(async (ctx, name, opts) => (await import('../commands/agent.js')).updateAgentCommand(ctx, name, opts)));
   withJson(agent.command('remove').alias('rm').argument('<name>').description('remove an agent (its tokens stay valid until they expire)')).action(
-    act(async (ctx, name) => (await import('./commands/agent.js')).removeAgentCommand(ctx, name as string)),
+    act(async (ctx, name) => (await import('../commands/agent.js')).removeAgentCommand(ctx, name)),
   );
 
   const token = program.command('token').description('mint, verify and inspect agent tokens');
@@ -222,7 +220,7 @@ through it: same checks, same audit event, same output, no unlock here. Otherwis
 --direct, this process unlocks the keystore itself.`,
         ),
     ),
-  ).action(act(async (ctx, name, opts) => (await import('./commands/token.js')).mintTokenCommand(ctx, name as string, opts as never)));
+  ).action(act(async (ctx, name, opts) => (await import('../commands/token.js')).mintTokenCommand(ctx, name, opts)));
   withJson(
     token
       .command('verify')
@@ -236,13 +234,13 @@ through it: same checks, same audit event, same output, no unlock here. Otherwis
       .option('--dpop-proof <proof>', 'the DPoP proof the token came with (RFC 9449); needs --method and --url')
       .option('--method <method>', 'the HTTP method of the request the proof came with')
       .option('--url <url>', 'the URL of the request the proof came with'),
-  ).action(act(async (ctx, value, opts) => (await import('./commands/token.js')).verifyTokenCommand(ctx, value as string | undefined, opts as never)));
+  ).action(act(async (ctx, value, opts) => (await import('../commands/token.js')).verifyTokenCommand(ctx, value, opts)));
   withJson(
     token
       .command('inspect')
       .argument('[token]', 'the token, or - for stdin (default: stdin)')
       .description('decode a token WITHOUT verifying it'),
-  ).action(act(async (ctx, value) => (await import('./commands/token.js')).inspectTokenCommand(ctx, value as string | undefined)));
+  ).action(act(async (ctx, value) => (await import('../commands/token.js')).inspectTokenCommand(ctx, value)));
 
   withKeystoreOptions(
     program
@@ -261,7 +259,7 @@ Logs go to stderr, one line per event. SIGTERM or SIGINT stop it; config changes
 (agent update, key rotate, config set issuer) apply without a restart.
 Example (Pi, passphrase from systemd): AGENTAUTH_PASSPHRASE_FILE=%d/pass agentauth serve --listen 0.0.0.0:8765`,
       ),
-  ).action(act(async (ctx, opts) => (await import('./commands/serve.js')).serveCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/serve.js')).serveCommand(ctx, opts)));
 
   const dpop = program.command('dpop').description('DPoP proof keys and proofs (RFC 9449) for sender-constrained tokens');
   withJson(
@@ -270,7 +268,7 @@ Example (Pi, passphrase from systemd): AGENTAUTH_PASSPHRASE_FILE=%d/pass agentau
       .argument('<file>', 'where to write the private key (a JWK, mode 0600; never overwritten)')
       .description('make a DPoP proof key; prints its thumbprint (the jkt tokens are bound to)')
       .addOption(new Option('--alg <alg>', 'key type').choices(['EdDSA', 'ES256']).default('EdDSA')),
-  ).action(act(async (ctx, file, opts) => (await import('./commands/dpop.js')).keygenCommand(ctx, file as string, opts as never)));
+  ).action(act(async (ctx, file, opts) => (await import('../commands/dpop.js')).keygenCommand(ctx, file, opts)));
   withJson(
     dpop
       .command('proof')
@@ -280,17 +278,17 @@ Example (Pi, passphrase from systemd): AGENTAUTH_PASSPHRASE_FILE=%d/pass agentau
       .requiredOption('--url <url>', 'the request URL (query and fragment are left out of the proof)')
       .option('--token <token>', 'the access token sent with it (adds ath, its hash)')
       .addHelpText('after', '\nExample:\n  curl -H "Authorization: DPoP $T" -H "DPoP: $(agentauth dpop proof --key k.jwk --method GET --url "$U" --token "$T")" "$U"'),
-  ).action(act(async (ctx, opts) => (await import('./commands/dpop.js')).proofCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/dpop.js')).proofCommand(ctx, opts)));
 
   // For `npm run man` (scripts/gen-man.mjs); not part of the documented surface.
   program
     .command('manpage', { hidden: true })
     .description('print the manual page (roff)')
-    .action(act(async (ctx) => (await import('./commands/manpage.js')).manpageCommand(ctx, program)));
+    .action(act(async (ctx) => (await import('../commands/manpage.js')).manpageCommand(ctx, program)));
 
   program
     .command('completion')
     .argument('<shell>', 'bash, zsh or fish')
     .description('print the shell completion script')
-    .action(act(async (ctx, shell) => (await import('./commands/completion.js')).completionCommand(ctx, shell as string, program)));
+    .action(act(async (ctx, shell) => (await import('../commands/completion.js')).completionCommand(ctx, shell, program)));
 }

@@ -1,20 +1,20 @@
-// `agentauth audit …` (audit-log.md). Declared apart from cli.ts so the audit
+// `agentauth audit …` (audit-log.md). Declared apart from program.ts so the audit
 // surface can be read in one place.
-import type { Command } from 'commander';
-import type { CliKit } from './cli-kit.js';
+import type { Command, OptionValues } from './commander.js';
+import type { CliKit } from './kit.js';
 
 export function declareAuditCommands(program: Command, kit: CliKit): void {
   const { act, withJson, withKeystoreOptions } = kit;
   const audit = program.command('audit').description('the tamper-evident audit log: verify, replay, trust, prove, checkpoint, rotate');
-  const withLog = (command: Command) => command.option('--log <file>', 'the audit log (default: this install’s; also AGENTAUTH_AUDIT_LOG)');
+  const withLog = <A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>) => command.option('--log <file>', 'the audit log (default: this install’s; also AGENTAUTH_AUDIT_LOG)');
   // verify and replay check the log the same way.
-  const withVerifyOptions = (command: Command) =>
+  const withVerifyOptions = <A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>) =>
     command
       .option('--vkey <vkey>', 'the log’s verifier key, or a file holding it (default: this install’s)')
       .option('--trusted <file>', 'a checkpoint kept elsewhere: the log must extend it')
       .option('--strict', 'warnings fail the check too');
 
-  const localTime = (command: Command) => command.option('--local-time', 'show times in this machine’s time zone (default: UTC, as written in the log)');
+  const localTime = <A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>) => command.option('--local-time', 'show times in this machine’s time zone (default: UTC, as written in the log)');
 
   withJson(
     withLog(
@@ -36,7 +36,7 @@ Examples:
   agentauth audit verify audit.jsonl --trusted head.note  # one file, against a checkpoint kept elsewhere`,
         ),
     ),
-  ).action(act(async (ctx, files, opts) => (await import('./commands/audit.js')).verifyCommand(ctx, files as string[], opts as never)));
+  ).action(act(async (ctx, files, opts) => (await import('../commands/audit/verify.js')).verifyCommand(ctx, files, opts)));
 
   withJson(
     localTime(
@@ -52,7 +52,7 @@ Examples:
           .option('--jti <jti>', 'only events of this token'),
       ),
     ),
-  ).action(act(async (ctx, files, opts) => (await import('./commands/audit.js')).replayCommand(ctx, files as string[], opts as never)));
+  ).action(act(async (ctx, files, opts) => (await import('../commands/audit/replay.js')).replayCommand(ctx, files, opts)));
 
   withJson(
     localTime(
@@ -71,7 +71,7 @@ recompute it: the formula is in docs/trust.md. token mint --with-trust puts it i
           ),
       ),
     ),
-  ).action(act(async (ctx, agent, files, opts) => (await import('./commands/audit.js')).trustCommand(ctx, agent as string | undefined, files as string[], opts as never)));
+  ).action(act(async (ctx, agent, files, opts) => (await import('../commands/audit/trust.js')).trustCommand(ctx, agent, files, opts)));
 
   withJson(
     withLog(
@@ -84,7 +84,7 @@ recompute it: the formula is in docs/trust.md. token mint --with-trust puts it i
         .option('--to <b>', 'the newer checkpoint size')
         .option('--out <file>', 'also write the proof to FILE'),
     ),
-  ).action(act(async (ctx, opts) => (await import('./commands/audit.js')).proveCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/audit/prove.js')).proveCommand(ctx, opts)));
 
   withJson(
     audit
@@ -92,7 +92,7 @@ recompute it: the formula is in docs/trust.md. token mint --with-trust puts it i
       .argument('[file]', 'the proof from audit prove (default: stdin)')
       .description('check a proof with only the proof, its checkpoints and the vkey')
       .option('--vkey <vkey>', 'the log’s verifier key, or a file holding it (default: this install’s)'),
-  ).action(act(async (ctx, file, opts) => (await import('./commands/audit.js')).verifyProofCommand(ctx, file as string | undefined, opts as never)));
+  ).action(act(async (ctx, file, opts) => (await import('../commands/audit/verify-proof.js')).verifyProofCommand(ctx, file, opts)));
 
   withJson(
     withKeystoreOptions(
@@ -103,7 +103,7 @@ recompute it: the formula is in docs/trust.md. token mint --with-trust puts it i
           .option('--out <file>', 'also write the signed note to FILE (keep it elsewhere for audit verify --trusted)'),
       ),
     ),
-  ).action(act(async (ctx, opts) => (await import('./commands/audit.js')).checkpointCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/audit/checkpoint.js')).checkpointCommand(ctx, opts)));
 
   withJson(
     withKeystoreOptions(
@@ -120,10 +120,10 @@ reaches audit.rotate-bytes (default 64M; agentauth config set audit.rotate-bytes
           ),
       ),
     ),
-  ).action(act(async (ctx, opts) => (await import('./commands/audit.js')).rotateCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/audit/rotate.js')).rotateCommand(ctx, opts)));
 
   withJson(audit.command('vkey').description('print the log’s verifier key (C2SP vkey)')).action(
-    act(async (ctx) => (await import('./commands/audit.js')).vkeyCommand(ctx)),
+    act(async (ctx) => (await import('../commands/audit/vkey.js')).vkeyCommand(ctx)),
   );
 
   withJson(
@@ -135,5 +135,5 @@ reaches audit.rotate-bytes (default 64M; agentauth config set audit.rotate-bytes
         .option('-f, --follow', 'keep printing new events until interrupted')
         .option('--local-time', 'show times in this machine’s time zone (default: UTC)'),
     ),
-  ).action(act(async (ctx, opts) => (await import('./commands/audit.js')).tailCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/audit/tail.js')).tailCommand(ctx, opts)));
 }

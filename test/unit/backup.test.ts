@@ -1,8 +1,8 @@
 // The backup file: sealed and opened under its passphrase, checked before use.
 import { describe, expect, it } from 'vitest';
-import { inspectBackup, newBackupId, openBackup, sealBackup, type BackupPayload } from '../../../src/core/backup.js';
-import { planInstall } from '../../../src/core/install.js';
-import { createLogKey } from '../../../src/core/audit/log-key.js';
+import { inspectBackup, newBackupId, openBackup, sealBackup, type BackupPayload } from '../../src/core/backup.js';
+import { planInstall } from '../../src/core/install.js';
+import { createLogKey } from '../../src/core/audit/log-key.js';
 
 const PASS = 'backup passphrase for tests';
 

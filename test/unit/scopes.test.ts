@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findUncoveredScopes, scopeCovers, validateScope } from '../../../src/core/scopes.js';
+import { findUncoveredScopes, scopeCovers, validateScope } from '../../src/core/scopes.js';
 
 describe('scopes', () => {
   it('a trailing * segment grants a prefix, nothing else does', () => {

@@ -1,6 +1,6 @@
 // A secret's value (bytes, refused clearly) and the variable it is given to the child in.
 import { describe, expect, it } from 'vitest';
-import { validateEnvName, validateSecretValue } from '../../../src/core/secrets.js';
+import { validateEnvName, validateSecretValue } from '../../src/core/secrets.js';
 
 describe('secret values', () => {
   it('are kept byte for byte, one trailing newline dropped', () => {

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Config } from '../../../src/core/config.js';
-import { createMemoryKeystore } from '../../../src/core/keystore/memory.js';
-import { decryptValue, decryptValues, encryptValue, obtainVaultKey, readVault, updateVault } from '../../../src/core/vault.js';
+import type { Config } from '../../src/core/config.js';
+import { createMemoryKeystore } from '../../src/core/keystore/memory.js';
+import { decryptValue, decryptValues, encryptValue, obtainVaultKey, readVault, updateVault } from '../../src/core/vault.js';
 
 const dirs: string[] = [];
 afterEach(() => {

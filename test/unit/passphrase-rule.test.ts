@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findPassphraseWeakness } from '../../../src/core/passphrase-rule.js';
+import { findPassphraseWeakness } from '../../src/core/passphrase-rule.js';
 
 describe('the passphrase floor', () => {
   it('refuses short and repetitive passphrases, counting characters, not bytes', () => {

@@ -1,7 +1,7 @@
 // `agentauth backup | restore | passphrase change | migrate | reset`: the
 // lifecycle of an install that runs for years and moves between machines.
-import { Option, type Command } from 'commander';
-import type { CliKit } from './cli-kit.js';
+import { Option, type Command } from './commander.js';
+import type { CliKit } from './kit.js';
 
 export function declareLifecycleCommands(program: Command, kit: CliKit): void {
   const { act, withJson, withKeystoreOptions } = kit;
@@ -27,7 +27,7 @@ Example:
   AGENTAUTH_HOME=~/new agentauth restore /media/usb/agentauth.backup --backend file`,
         ),
     ),
-  ).action(act(async (ctx, opts) => (await import('./commands/backup.js')).backupCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/backup.js')).backupCommand(ctx, opts)));
 
   withJson(
     withKeystoreOptions(
@@ -47,7 +47,7 @@ On the file backend the new keystore's passphrase comes from the usual sources
 (--passphrase-file, AGENTAUTH_PASSPHRASE_FILE, …).`,
         ),
     ),
-  ).action(act(async (ctx, file, opts) => (await import('./commands/restore.js')).restoreCommand(ctx, file as string, opts as never)));
+  ).action(act(async (ctx, file, opts) => (await import('../commands/restore.js')).restoreCommand(ctx, file, opts)));
 
   const passphrase = program.command('passphrase').description("the file backend's passphrase");
   withJson(
@@ -57,7 +57,7 @@ On the file backend the new keystore's passphrase comes from the usual sources
         .description('re-encrypt the keystore under a new passphrase (the current one is checked first)')
         .option('--new-passphrase-file <file>', 'read the new passphrase from FILE (also: AGENTAUTH_NEW_PASSPHRASE_FILE, AGENTAUTH_NEW_PASSPHRASE; else a prompt, twice)'),
     ),
-  ).action(act(async (ctx, opts) => (await import('./commands/passphrase.js')).changePassphraseCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/passphrase.js')).changePassphraseCommand(ctx, opts)));
 
   withJson(
     withKeystoreOptions(
@@ -66,7 +66,7 @@ On the file backend the new keystore's passphrase comes from the usual sources
         .description('move every key to the other backend; the old one is emptied only after the new one is verified')
         .addOption(new Option('--to <backend>', 'the backend to move to').choices(['file', 'keychain']).makeOptionMandatory()),
     ),
-  ).action(act(async (ctx, opts) => (await import('./commands/migrate.js')).migrateCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/migrate.js')).migrateCommand(ctx, opts)));
 
   withJson(
     withKeystoreOptions(
@@ -76,5 +76,5 @@ On the file backend the new keystore's passphrase comes from the usual sources
         .option('-y, --yes', 'do not ask (required off a terminal)')
         .option('--purge-log', 'delete the audit log too'),
     ),
-  ).action(act(async (ctx, opts) => (await import('./commands/reset.js')).resetCommand(ctx, opts as never)));
+  ).action(act(async (ctx, opts) => (await import('../commands/reset.js')).resetCommand(ctx, opts)));
 }

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { createLogKey, loadLogSigner, type LogSigner } from '../../../src/core/audit/log-key.js';
-import { appendEvents, type AppendOptions } from '../../../src/core/audit/writer.js';
+import { createLogKey, loadLogSigner, type LogSigner } from '../../src/core/audit/log-key.js';
+import { appendEvents, type AppendOptions } from '../../src/core/audit/writer.js';
 
 export interface Fixture {
   dir: string;
@@ -66,5 +66,5 @@ export async function bundleForNode(entry: string, outfile: string): Promise<str
 
 /** The verify worker, bundled from the sources into `dir` as the build does for dist/: a worker thread cannot run TypeScript. */
 export async function buildVerifyWorker(dir: string): Promise<URL> {
-  return pathToFileURL(await bundleForNode(join(import.meta.dirname, '../../../src/core/audit/verify-worker.ts'), join(dir, 'verify-worker.mjs')));
+  return pathToFileURL(await bundleForNode(join(import.meta.dirname, '../../src/core/audit/verify-worker.ts'), join(dir, 'verify-worker.mjs')));
 }

@@ -1,8 +1,8 @@
 // The mint path's defaults and refusals (issue 13, items 4 and 6): pure policy, no keystore.
 import { describe, expect, it } from 'vitest';
-import type { AgentRecord } from '../../../src/core/config.js';
-import { AgentAuthError } from '../../../src/core/errors.js';
-import { checkMintPolicy, describeMintRefusal } from '../../../src/core/tokens.js';
+import type { AgentRecord } from '../../src/core/config.js';
+import { AgentAuthError } from '../../src/core/errors.js';
+import { checkMintPolicy, describeMintRefusal } from '../../src/core/tokens.js';
 
 const base: AgentRecord = { name: 'bot', scopes: ['docker:restart:*', 'docker:ps', 'mail:send'], maxTtl: 3600, grants: [], createdAt: '', updatedAt: '' };
 const ISSUER = 'https://issuer.test';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../../src/core/duration.js';
-import { validateName } from '../../../src/core/names.js';
+import { formatDuration, parseDuration } from '../../src/core/duration.js';
+import { validateName } from '../../src/core/names.js';
 
 describe('durations', () => {
   it('parses the four units', () => {
