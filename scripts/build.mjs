@@ -58,6 +58,22 @@ const result = await build({
   metafile: true,
 });
 
+// The Node preload `run` puts in its child's NODE_OPTIONS (src/preload/): CommonJS,
+// for `--require` on every Node from 18 on; its undici half is loaded only on
+// the child's first request, so it is a file of its own.
+await build({
+  entryPoints: { 'preload/env-proxy': 'src/preload/env-proxy.cts', 'preload/env-proxy-undici': 'src/preload/env-proxy-undici.cts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node18',
+  logLevel: 'error',
+  minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
+  plugins: [startupShims],
+});
+
 // The worker is found relative to the code that starts it: fail the build, not a user's verify, if they drift apart.
 const outputs = Object.entries(result.metafile.outputs);
 const starter = outputs.find(([, output]) => Object.keys(output.inputs).some((input) => input.endsWith('src/core/audit/verify-workers.ts')));

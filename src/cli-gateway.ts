@@ -96,5 +96,5 @@ Default mode: agentauth config set run.sandbox required|auto|off (auto: sandbox 
 
 Exit status: the command's own; 125 agentauth failed before it started, 126 not executable, 127 not found.`,
       ),
-  ).action(act(async (ctx, command, opts) => (await import('./commands/run.js')).runCommand(ctx, command as string[], opts as never)));
+  ).action(act(async (ctx, command, opts) => (await import('./commands/run/index.js')).runCommand(ctx, command as string[], opts as never)));
 }
