@@ -5,7 +5,7 @@
 // Needs `npm run build` (it runs the real CLI, whole process, like a user would).
 // Logs are cached in $AUDIT_BENCH_DIR (default: the OS temp dir).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, readFileSync, rmSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readSync, readFileSync, rmSync, fstatSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -163,6 +163,19 @@ export { createLogKey, loadLogSigner } from ${JSON.stringify(join(root, 'src/cor
   samples.sort((a, b) => a - b);
   const pct = (p) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))];
   rows.push([`one-event append (lock + write + fsync), ${n} appends`, `median ${pct(0.5).toFixed(2)} ms`, `p99 ${pct(0.99).toFixed(2)} ms`, '']);
+  // The fsync alone, on the same disk: what "acknowledged = written" costs per event.
+  const raw = openSync(join(work, 'fsync-only'), 'a');
+  const line = Buffer.from(`${JSON.stringify(event(0))}\n`);
+  const syncs = [];
+  for (let i = 0; i < n; i++) {
+    writeSync(raw, line);
+    const t = process.hrtime.bigint();
+    fsyncSync(raw);
+    syncs.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  closeSync(raw);
+  syncs.sort((a, b) => a - b);
+  rows.push([`of which the fsync of one ${line.length}-byte line alone (this disk), ${n} times`, `median ${syncs[Math.floor(n / 2)].toFixed(2)} ms`, `p99 ${syncs[Math.min(n - 1, Math.floor(0.99 * n))].toFixed(2)} ms`, '']);
   const appender = createAuditAppender({ file, origin, vkey: key.vkey, signer });
   const total = quick ? 20_000 : 100_000;
   const t = process.hrtime.bigint();
@@ -171,18 +184,24 @@ export { createLogKey, loadLogSigner } from ${JSON.stringify(join(root, 'src/cor
   await appender.close();
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   rows.push([`group-commit appender (gateway), ${fmt(total)} events, 256 in flight`, `${fmt(total / seconds)} events/s`, `${seconds.toFixed(2)} s`, '']);
-  // A checkpoint: the writer first verifies the log from the last checkpoint (here 1,000 events back), then signs.
-  const checkpoints = [];
-  for (let round = 0; round < (quick ? 5 : 15); round++) {
-    const unsigned = createAuditAppender({ file, origin, vkey: key.vkey });
-    await Promise.all(Array.from({ length: 1000 }, (_, i) => unsigned.append(event(i))));
-    await unsigned.close();
-    const started = process.hrtime.bigint();
-    await appendEvents(file, [], { origin, vkey: key.vkey, signer: () => signer, forceCheckpoint: true });
-    checkpoints.push(Number(process.hrtime.bigint() - started) / 1e6);
-  }
-  checkpoints.sort((a, b) => a - b);
-  rows.push([`checkpoint after 1,000 events (check from the last checkpoint, sign, fsync)`, `median ${checkpoints[Math.floor(checkpoints.length / 2)].toFixed(2)} ms`, `max ${checkpoints.at(-1).toFixed(2)} ms`, '']);
+  // After 1,000 events written by another process: a checkpoint (the writer first verifies the
+  // log from the last checkpoint, then signs), and a rotation (the same check and seal, then the
+  // new segment written, linked, renamed, fsynced).
+  const afterThousand = async (extra) => {
+    const times = [];
+    for (let round = 0; round < (quick ? 5 : 15); round++) {
+      const unsigned = createAuditAppender({ file, origin, vkey: key.vkey });
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => unsigned.append(event(i))));
+      await unsigned.close();
+      const started = process.hrtime.bigint();
+      await appendEvents(file, [], { origin, vkey: key.vkey, signer: () => signer, ...extra });
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    times.sort((a, b) => a - b);
+    return [`median ${times[Math.floor(times.length / 2)].toFixed(2)} ms`, `max ${times.at(-1).toFixed(2)} ms`, ''];
+  };
+  rows.push([`checkpoint after 1,000 events (check from the last checkpoint, sign, fsync)`, ...(await afterThousand({ forceCheckpoint: true }))]);
+  rows.push([`audit rotate after 1,000 events (check, seal, new segment, link, rename)`, ...(await afterThousand({ rotate: true }))]);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -17,6 +17,7 @@ const withKeyring = (args) =>
 const suites = [
   { name: 'startup', cmd: withKeyring([join(ROOT, 'bench/startup.mjs')]) },
   { name: 'verify', cmd: [process.execPath, [join(ROOT, 'bench/verify.mjs')]] },
+  { name: 'serve', cmd: [process.execPath, [join(ROOT, 'bench/serve.mjs')]] },
   { name: 'audit', cmd: [process.execPath, [join(ROOT, 'bench/audit.mjs')]] },
   { name: 'gateway', cmd: [process.execPath, [join(ROOT, 'bench/gateway.mjs')]] },
   { name: 'sandbox', cmd: [process.execPath, [join(ROOT, 'bench/sandbox.mjs')]] },

@@ -1,7 +1,7 @@
 // Whole-process cost of the commands a shell script calls in a loop, against
 // peers measured in the same run (interleaved, so machine noise hits all alike).
 // Usage: node bench/startup.mjs [--runs N]   (prints a markdown table)
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,17 @@ function makeHome(name, backend, extra = {}) {
 }
 
 const fileEnv = makeHome('file', 'file');
+// A third home with `agentauth serve` running: token mint asks it over the socket.
+const servedEnv = makeHome('served', 'file');
+const serve = spawn(process.execPath, [BIN, 'serve', '--no-http'], { env: servedEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+await new Promise((resolve, reject) => {
+  let log = '';
+  serve.stderr.on('data', (chunk) => {
+    log += chunk;
+    if (log.includes('serve.start')) resolve();
+  });
+  serve.once('exit', () => reject(new Error(`serve exited: ${log}`)));
+});
 let keychainEnv = null;
 if (process.env.DBUS_SESSION_BUS_ADDRESS) {
   try {
@@ -63,6 +74,16 @@ now = int(time.time())
 print(jwt.encode({"sub": "agent:bench", "aud": "pack.lan", "iat": now, "exp": now + 900, "jti": secrets.token_urlsafe(16)}, key, algorithm="EdDSA", headers={"typ": "at+jwt"}))
 `,
 );
+// The floor for a mint through serve: a 6-line CommonJS client, one socket round trip (serve's ping).
+const pingScript = join(dir, 'ping.cjs');
+writeFileSync(
+  pingScript,
+  `const socket = require('node:net').connect(process.argv[2]);
+let text = '';
+socket.on('connect', () => socket.write('{"op":"ping"}\\n'));
+socket.on('data', (chunk) => { text += chunk; if (text.includes('\\n')) { socket.destroy(); process.stdout.write(text); } });
+`,
+);
 const python = ['/usr/bin/python3', 'python3'].find((bin) => spawnSync(bin, ['-c', 'import jwt, cryptography']).status === 0);
 
 const cases = [
@@ -70,6 +91,8 @@ const cases = [
   { name: 'agentauth --version', cmd: process.execPath, args: [BIN, '--version'], env: fileEnv },
   ...(keychainEnv ? [{ name: 'agentauth token mint (keychain)', cmd: process.execPath, args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan', '--scope', 'docker:restart:nginx'], env: keychainEnv }] : []),
   { name: 'agentauth token mint (file backend)', cmd: process.execPath, args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan', '--scope', 'docker:restart:nginx'], env: fileEnv },
+  { name: 'agentauth token mint, answered by a running serve', cmd: process.execPath, args: [BIN, 'token', 'mint', 'bench', '--aud', 'pack.lan', '--scope', 'docker:restart:nginx'], env: servedEnv, serve: true },
+  { name: 'floor: a minimal CommonJS client, one round trip to serve (ping)', cmd: process.execPath, args: [pingScript, join(servedEnv.AGENTAUTH_HOME, 'serve.sock')], env: baseEnv, floor: true },
   { name: 'node:crypto-only JWT script', cmd: process.execPath, args: [nodeScript, pem], env: baseEnv },
   ...(python ? [{ name: 'python3 + PyJWT script', cmd: python, args: [pyScript, pem], env: baseEnv }] : []),
 ];
@@ -115,6 +138,13 @@ for (const c of cases) {
   const rss = Math.max(...s.map((x) => x.rssKb)) / 1024;
   console.log(`| ${c.name} | ${ms.toFixed(1)} | ${(ms / base).toFixed(2)}× | ${Number.isNaN(rss) ? 'n/a' : rss.toFixed(1)} |`);
 }
+const served = cases.find((c) => c.serve);
+// The machine's speed drifts within a run: the ratio of each run to the baseline run just before it.
+const pairRatio = median(samples.get(served.name).map((x, i) => x.ms / samples.get(cases[0].name)[i].ms));
+const floor = cases.find((c) => c.floor);
+const floorRatio = median(samples.get(floor.name).map((x, i) => x.ms / samples.get(cases[0].name)[i].ms));
+console.log(`\nMint answered by serve ÷ node -e 0, median of the per-run ratios: ${pairRatio.toFixed(2)}× (issue 12's target: ≤ 1.3×, peak RSS ≤ 50 MiB); the floor (ping client) ${floorRatio.toFixed(2)}×.`);
+serve.kill('SIGTERM');
 console.log(`\nFile backend unlock alone (PBES2-HS512+A256KW, p2c 210000, in-process): median ${median(unlock).toFixed(1)} ms.`);
 if (!keychainEnv) console.log('\nKeychain mint not measured: no Secret Service on this bus (run under dbus-run-session with gnome-keyring; `npm run bench` does).');
 rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// Kept tiny on purpose: all logic lives in the bundled dist/main.js.
+// Kept tiny on purpose: all logic lives in dist/. CommonJS (see bin/package.json)
+// so that a `token mint` answered by a running serve does not pay for the ES
+// module loader's start-up (measured in BENCHMARKS.md); the command tree is
+// ES modules, loaded by dist/main.cjs only when needed.
+//
 // The version check comes first, in syntax every Node since 12 parses (no
-// top-level await, no ?.): the bundle uses APIs older Nodes lack, which
-// would otherwise fail later as a confusing "internal error".
+// ?. here): the bundle uses APIs older Nodes lack, which would otherwise fail
+// later as a confusing "internal error".
+'use strict';
+
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 19)) {
   process.stderr.write(
@@ -12,13 +18,11 @@ if (major < 20 || (major === 20 && minor < 19)) {
   process.exit(2);
 }
 
-import('node:module')
-  .then(({ default: module }) => {
-    // Node 22+ can cache compiled code between runs; Node 20 lacks the API.
-    if (typeof module.enableCompileCache === 'function') module.enableCompileCache();
-    return import('../dist/main.js');
-  })
-  .then(({ main }) => main(process.argv.slice(2)))
-  .then((code) => {
-    process.exitCode = code;
-  });
+// Node 22+ can cache compiled code between runs; Node 20 lacks the API.
+const nodeModule = require('node:module');
+if (typeof nodeModule.enableCompileCache === 'function') nodeModule.enableCompileCache();
+const { main } = require('../dist/main.cjs');
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

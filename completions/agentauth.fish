@@ -7,12 +7,14 @@ complete -c agentauth -n '__fish_use_subcommand' -a 'key' -d 'the issuer signing
 complete -c agentauth -n '__fish_use_subcommand' -a 'jwks' -d 'print the public JWKS (same as key jwks)'
 complete -c agentauth -n '__fish_use_subcommand' -a 'agent' -d 'named agents and what they may hold'
 complete -c agentauth -n '__fish_use_subcommand' -a 'token' -d 'mint, verify and inspect agent tokens'
+complete -c agentauth -n '__fish_use_subcommand' -a 'serve' -d 'unlock once; mint on a socket for token mint; publish the JWKS and discovery over HTTP'
+complete -c agentauth -n '__fish_use_subcommand' -a 'dpop' -d 'DPoP proof keys and proofs (RFC 9449) for sender-constrained tokens'
 complete -c agentauth -n '__fish_use_subcommand' -a 'completion' -d 'print the shell completion script'
-complete -c agentauth -n '__fish_use_subcommand' -a 'audit' -d 'the tamper-evident audit log: verify, replay, prove, checkpoint'
+complete -c agentauth -n '__fish_use_subcommand' -a 'audit' -d 'the tamper-evident audit log: verify, replay, trust, prove, checkpoint, rotate'
 complete -c agentauth -n '__fish_use_subcommand' -a 'secret' -d 'credentials the gateway swaps in; values never leave it'
 complete -c agentauth -n '__fish_use_subcommand' -a 'grant' -d 'let an agent use a secret, optionally narrower than the secret\'s binding'
 complete -c agentauth -n '__fish_use_subcommand' -a 'run' -d 'run a command with placeholders instead of secrets, behind the credential-swapping gateway'
-complete -c agentauth -n '__fish_use_subcommand' -a 'config' -d 'settings kept in config.json (run.sandbox, run.sandbox-hide, run.sandbox-ro)'
+complete -c agentauth -n '__fish_use_subcommand' -a 'config' -d 'settings kept in config.json (issuer, run.sandbox, run.sandbox-hide, run.sandbox-ro, audit.rotate-bytes)'
 complete -c agentauth -n '__fish_use_subcommand' -a 'backup' -d 'write the whole install (keys, config, vault, CA) to one file encrypted under a backup passphrase'
 complete -c agentauth -n '__fish_use_subcommand' -a 'restore' -d 'rebuild an install from a backup, on either backend; the audit log continues'
 complete -c agentauth -n '__fish_use_subcommand' -a 'passphrase' -d 'the file backend\'s passphrase'
@@ -64,6 +66,7 @@ complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subco
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'aud' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'secret' -x -a "(agentauth secret list --names 2>/dev/null)"
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'description' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'dpop'
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from agent' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from agent' -l 'names'
@@ -79,6 +82,8 @@ complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_su
 complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'aud' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'secret' -x -a "(agentauth secret list --names 2>/dev/null)"
 complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'description' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'dpop'
+complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'no-dpop'
 complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from update; and __fish_seen_subcommand_from agent' -a "(agentauth agent list --names 2>/dev/null)"
@@ -93,6 +98,10 @@ complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subc
 complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'scope' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'ttl' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'on-behalf-of' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'dpop-key' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'dpop-jkt' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'direct'
+complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'with-trust'
 complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'passphrase-file' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from mint; and __fish_seen_subcommand_from token' -l 'json'
@@ -103,17 +112,41 @@ complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_su
 complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'aud' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'scope' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'clock-skew' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'dpop-proof' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'method' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'url' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from verify; and __fish_seen_subcommand_from token' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from inspect; and __fish_seen_subcommand_from token' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from inspect; and __fish_seen_subcommand_from token' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from serve' -l 'listen' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from serve' -l 'socket' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from serve' -l 'no-http'
+complete -c agentauth -n '__fish_seen_subcommand_from serve' -l 'idle-lock' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from serve' -l 'passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from serve' -l 'passphrase-stdin'
+complete -c agentauth -n '__fish_seen_subcommand_from serve' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from dpop' -a 'keygen' -d 'make a DPoP proof key; prints its thumbprint (the jkt tokens are bound to)'
+complete -c agentauth -n '__fish_seen_subcommand_from dpop' -a 'proof' -d 'print a DPoP proof for one request'
+complete -c agentauth -n '__fish_seen_subcommand_from dpop' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from keygen; and __fish_seen_subcommand_from dpop' -l 'alg' -x -a "EdDSA ES256"
+complete -c agentauth -n '__fish_seen_subcommand_from keygen; and __fish_seen_subcommand_from dpop' -l 'json'
+complete -c agentauth -n '__fish_seen_subcommand_from keygen; and __fish_seen_subcommand_from dpop' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from proof; and __fish_seen_subcommand_from dpop' -l 'key' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from proof; and __fish_seen_subcommand_from dpop' -l 'method' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from proof; and __fish_seen_subcommand_from dpop' -l 'url' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from proof; and __fish_seen_subcommand_from dpop' -l 'token' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from proof; and __fish_seen_subcommand_from dpop' -l 'json'
+complete -c agentauth -n '__fish_seen_subcommand_from proof; and __fish_seen_subcommand_from dpop' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from completion' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from completion' -a "bash zsh fish"
-complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'verify' -d 'check every line, the hash chain and every signed checkpoint (exit 1 when tampered)'
+complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'verify' -d 'check every line, the hash chain, every signed checkpoint and the links between segments (exit 1 when tampered)'
 complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'replay' -d 'verify, then show what happened: tokens, requests, denials, runs, and invariant violations'
+complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'trust' -d 'a trust score (0–1000) from the verified log alone, with its parts (docs/trust.md)'
 complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'prove' -d 'print an inclusion proof (--seq N [--size M]) or a consistency proof (--from A --to B) against signed checkpoints'
 complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'verify-proof' -d 'check a proof with only the proof, its checkpoints and the vkey'
 complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'checkpoint' -d 'sign a checkpoint of the log now'
+complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'rotate' -d 'seal the live log with a checkpoint and start a new segment that names it'
 complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'vkey' -d 'print the log’s verifier key (C2SP vkey)'
 complete -c agentauth -n '__fish_seen_subcommand_from audit' -a 'tail' -d 'show the last events'
 complete -c agentauth -n '__fish_seen_subcommand_from audit' -l 'help'
@@ -134,8 +167,17 @@ complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_su
 complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'host' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'jti' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'log' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'local-time'
 complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from replay; and __fish_seen_subcommand_from audit' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from trust; and __fish_seen_subcommand_from audit' -l 'vkey' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from trust; and __fish_seen_subcommand_from audit' -l 'trusted' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from trust; and __fish_seen_subcommand_from audit' -l 'strict'
+complete -c agentauth -n '__fish_seen_subcommand_from trust; and __fish_seen_subcommand_from audit' -l 'at' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from trust; and __fish_seen_subcommand_from audit' -l 'log' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from trust; and __fish_seen_subcommand_from audit' -l 'local-time'
+complete -c agentauth -n '__fish_seen_subcommand_from trust; and __fish_seen_subcommand_from audit' -l 'json'
+complete -c agentauth -n '__fish_seen_subcommand_from trust; and __fish_seen_subcommand_from audit' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'seq' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'size' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from prove; and __fish_seen_subcommand_from audit' -l 'from' -r -F
@@ -153,12 +195,18 @@ complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_see
 complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'passphrase-stdin'
 complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from checkpoint; and __fish_seen_subcommand_from audit' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from audit' -l 'log' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from audit' -l 'passphrase-file' -r -F
+complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from audit' -l 'passphrase-stdin'
+complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from audit' -l 'json'
+complete -c agentauth -n '__fish_seen_subcommand_from rotate; and __fish_seen_subcommand_from audit' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from vkey; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from vkey; and __fish_seen_subcommand_from audit' -l 'help'
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'lines' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -s 'n' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'follow'
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -s 'f'
+complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'local-time'
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'log' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'json'
 complete -c agentauth -n '__fish_seen_subcommand_from tail; and __fish_seen_subcommand_from audit' -l 'help'

@@ -1,6 +1,15 @@
-// Bundles src/ into dist/ with esbuild. One bundle with code splitting keeps
-// start-up fast (few files to resolve) while dynamic imports stay lazy chunks.
+// Bundles src/ into dist/ with esbuild, in three builds:
+//  - dist/main.cjs: what bin/agentauth.js loads, in ONE CommonJS file with what
+//    it needs to answer `token mint` through a running serve: each extra
+//    module file, and the ES module loader itself, cost start-up time (see
+//    BENCHMARKS.md). It imports the command tree from dist/cli.js when needed.
+//  - dist/cli.js and dist/lib.js: the command tree and the `agentauth` library,
+//    with code splitting, so dynamic imports stay lazy chunks.
+//  - dist/verify.js: the `agentauth/verify` library, for any JavaScript runtime
+//    (jose stays an import; nothing Node-only is bundled), with its type
+//    declarations under dist/types/ emitted by tsc.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,23 +37,20 @@ const startupShims = {
     );
   },
 };
-
-const result = await build({
-  entryPoints: {
-    main: 'src/main.ts',
-    lib: 'src/lib.ts',
-    // Started as a worker thread by audit verify: `new URL('./verify-worker.js', import.meta.url)`
-    // from the chunk holding verify-workers.ts, so it must be emitted beside that chunk.
-    'chunks/verify-worker': 'src/core/audit/verify-worker.ts',
+// main.cjs reaches the command tree through `import('./cli.js')`: the other build's entry.
+const commandTreeOutside = {
+  name: 'command-tree-outside',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/cli\.js$/ }, () => ({ path: './cli.js', external: true }));
   },
-  outdir: 'dist',
+};
+
+const node = {
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20.19',
   sourcemap: 'linked',
-  chunkNames: 'chunks/[name]-[hash]',
   // Native binding: must be resolved at run time from node_modules.
   external: ['@napi-rs/keyring'],
   // CommonJS dependencies call require() for built-ins; give the ESM bundle one.
@@ -54,9 +60,38 @@ const result = await build({
   logLevel: 'warning',
   // AGENTAUTH_NO_MINIFY=1 keeps names readable in CPU profiles (node --cpu-prof).
   minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
-  plugins: [startupShims],
-  metafile: true,
-});
+};
+
+const [, split] = await Promise.all([
+  build({ ...node, entryPoints: ['src/main.ts'], outfile: 'dist/main.cjs', format: 'cjs', banner: {}, plugins: [commandTreeOutside] }),
+  build({
+    ...node,
+    entryPoints: {
+      cli: 'src/cli.ts',
+      lib: 'src/lib.ts',
+      // Started as a worker thread by audit verify: `new URL('./verify-worker.js', import.meta.url)`
+      // from the chunk holding verify-workers.ts, so it must be emitted beside that chunk.
+      'chunks/verify-worker': 'src/core/audit/verify-worker.ts',
+    },
+    outdir: 'dist',
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    plugins: [startupShims],
+    metafile: true,
+  }),
+  build({
+    entryPoints: { verify: 'src/verify/index.ts' },
+    outdir: 'dist',
+    bundle: true,
+    format: 'esm',
+    // 'neutral' fails the build if anything Node-only slips in; node:fs is imported lazily for a JWKS file path.
+    platform: 'neutral',
+    target: 'es2022',
+    external: ['jose', 'node:*'],
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  }),
+]);
 
 // The Node preload `run` puts in its child's NODE_OPTIONS (src/preload/): CommonJS,
 // for `--require` on every Node from 18 on; its undici half is loaded only on
@@ -75,8 +110,14 @@ await build({
 });
 
 // The worker is found relative to the code that starts it: fail the build, not a user's verify, if they drift apart.
-const outputs = Object.entries(result.metafile.outputs);
+const outputs = Object.entries(split.metafile.outputs);
 const starter = outputs.find(([, output]) => Object.keys(output.inputs).some((input) => input.endsWith('src/core/audit/verify-workers.ts')));
-if (!starter || dirname(starter[0]) !== 'dist/chunks' || !result.metafile.outputs['dist/chunks/verify-worker.js']) {
+if (!starter || dirname(starter[0]) !== 'dist/chunks' || !split.metafile.outputs['dist/chunks/verify-worker.js']) {
   throw new Error(`build: verify-workers.ts went to ${starter?.[0] ?? 'no output'}, not beside dist/chunks/verify-worker.js`);
 }
+
+// Type declarations for agentauth/verify (tsconfig.verify.json: declarations only).
+execFileSync(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.verify.json'], {
+  cwd: fileURLToPath(new URL('..', import.meta.url)),
+  stdio: 'inherit',
+});

@@ -5,7 +5,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 agentauth() { node "$here/bin/agentauth.js" "$@"; }
-[ -f "$here/dist/main.js" ] || (cd "$here" && npm run --silent build)
+[ -f "$here/dist/main.cjs" ] || (cd "$here" && npm run --silent build)
 
 export AGENTAUTH_HOME="${AGENTAUTH_HOME:-$(mktemp -d "${TMPDIR:-/tmp}/agentauth-demo.XXXXXX")}"
 if [ -z "${AGENTAUTH_PASSPHRASE_FILE:-}${AGENTAUTH_PASSPHRASE:-}" ]; then

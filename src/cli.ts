@@ -177,7 +177,9 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
       .option('--max-ttl <duration>', 'longest token lifetime (90s, 15m, 1h, 7d; default 1h)')
       .option('--aud <audience...>', 'audiences tokens may name (default: any)')
       .option('--secret <secret...>', 'grant these gateway secrets')
-      .option('--description <text>', 'what the agent is for');
+      .option('--description <text>', 'what the agent is for')
+      // Declared before --no-dpop (update): commander takes the default from the first of the pair.
+      .option('--dpop', 'require DPoP-bound tokens: a mint without --dpop-key or --dpop-jkt is refused');
   withJson(
     agentFields(
       agent
@@ -202,7 +204,7 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .option('--scope <scope...>', 'replace the scopes')
         .option('--add-scope <scope...>', 'add scopes')
         .option('--remove-scope <scope...>', 'remove scopes'),
-    ),
+    ).option('--no-dpop', 'stop requiring DPoP-bound tokens'),
   ).action(act(async (ctx, name, opts) => (await import('./commands/agent.js')).updateAgentCommand(ctx, name as string, opts as never)));
   withJson(agent.command('remove').alias('rm').argument('<name>').description('remove an agent (its tokens stay valid until they expire)')).action(
     act(async (ctx, name) => (await import('./commands/agent.js')).removeAgentCommand(ctx, name as string)),
@@ -218,7 +220,18 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
         .option('--aud <audience>', "the one service this token is for (default: the agent's audience, when it allows exactly one)")
         .option('--scope <scope...>', "scopes to include (default: the agent's concrete scopes; a wildcard only when named)")
         .option('--ttl <duration>', 'lifetime (default 15m, never above the agent max)')
-        .option('--on-behalf-of <user>', 'sub becomes user:USER and act.sub the agent (RFC 8693)'),
+        .option('--on-behalf-of <user>', 'sub becomes user:USER and act.sub the agent (RFC 8693)')
+        .option('--dpop-key <file>', 'bind the token to this DPoP key (cnf.jkt; RFC 9449): from agentauth dpop keygen')
+        .option('--dpop-jkt <thumbprint>', 'bind the token to the DPoP key with this RFC 7638 thumbprint')
+        .option('--direct', 'unlock the keystore here even when agentauth serve is running')
+        .option('--with-trust', 'add an agentauth_trust claim: the agent’s trust score at a checkpoint signed now (docs/trust.md); mints directly')
+        .addHelpText(
+          'after',
+          `
+When agentauth serve runs (socket: AGENTAUTH_SOCK, or the default path), the mint goes
+through it: same checks, same audit event, same output, no unlock here. Otherwise, or with
+--direct, this process unlocks the keystore itself.`,
+        ),
     ),
   ).action(act(async (ctx, name, opts) => (await import('./commands/token.js')).mintTokenCommand(ctx, name as string, opts as never)));
   withJson(
@@ -230,7 +243,10 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
       .option('--iss <issuer>', 'required issuer (default with the local JWKS: this install)')
       .option('--aud <audience>', 'required audience')
       .option('--scope <scope>', 'required scope (repeatable)', collect)
-      .option('--clock-skew <duration>', 'tolerance for exp/nbf/iat', '30s'),
+      .option('--clock-skew <duration>', 'tolerance for exp/nbf/iat', '30s')
+      .option('--dpop-proof <proof>', 'the DPoP proof the token came with (RFC 9449); needs --method and --url')
+      .option('--method <method>', 'the HTTP method of the request the proof came with')
+      .option('--url <url>', 'the URL of the request the proof came with'),
   ).action(act(async (ctx, value, opts) => (await import('./commands/token.js')).verifyTokenCommand(ctx, value as string | undefined, opts as never)));
   withJson(
     token
@@ -238,6 +254,44 @@ function declareCoreCommands(program: Command, kit: CliKit): void {
       .argument('[token]', 'the token, or - for stdin (default: stdin)')
       .description('decode a token WITHOUT verifying it'),
   ).action(act(async (ctx, value) => (await import('./commands/token.js')).inspectTokenCommand(ctx, value as string | undefined)));
+
+  withKeystoreOptions(
+    program
+      .command('serve')
+      .description('unlock once; mint on a socket for token mint; publish the JWKS and discovery over HTTP')
+      .option('--listen <addr:port>', 'HTTP address (0.0.0.0:8765 to serve the LAN)', '127.0.0.1:8765')
+      .option('--socket <path>', 'the mint socket (default: AGENTAUTH_SOCK, or $XDG_RUNTIME_DIR/agentauth/serve.sock)')
+      .option('--no-http', 'only the mint socket, no HTTP')
+      .option('--idle-lock <duration>', 'forget the keys and stop after this long without a mint (15m, 1h, …)')
+      .addHelpText(
+        'after',
+        `
+HTTP (read-only, public): /.well-known/jwks.json, /.well-known/oauth-authorization-server,
+/.well-known/openid-configuration, /checkpoint, /healthz.
+Logs go to stderr, one line per event. SIGTERM or SIGINT stop it; config changes
+(agent update, key rotate, config set issuer) apply without a restart.
+Example (Pi, passphrase from systemd): AGENTAUTH_PASSPHRASE_FILE=%d/pass agentauth serve --listen 0.0.0.0:8765`,
+      ),
+  ).action(act(async (ctx, opts) => (await import('./commands/serve.js')).serveCommand(ctx, opts as never)));
+
+  const dpop = program.command('dpop').description('DPoP proof keys and proofs (RFC 9449) for sender-constrained tokens');
+  withJson(
+    dpop
+      .command('keygen')
+      .argument('<file>', 'where to write the private key (a JWK, mode 0600; never overwritten)')
+      .description('make a DPoP proof key; prints its thumbprint (the jkt tokens are bound to)')
+      .addOption(new Option('--alg <alg>', 'key type').choices(['EdDSA', 'ES256']).default('EdDSA')),
+  ).action(act(async (ctx, file, opts) => (await import('./commands/dpop.js')).keygenCommand(ctx, file as string, opts as never)));
+  withJson(
+    dpop
+      .command('proof')
+      .description('print a DPoP proof for one request')
+      .requiredOption('--key <file>', 'the private key from dpop keygen')
+      .requiredOption('--method <method>', 'the request method (GET, POST, …)')
+      .requiredOption('--url <url>', 'the request URL (query and fragment are left out of the proof)')
+      .option('--token <token>', 'the access token sent with it (adds ath, its hash)')
+      .addHelpText('after', '\nExample:\n  curl -H "Authorization: DPoP $T" -H "DPoP: $(agentauth dpop proof --key k.jwk --method GET --url "$U" --token "$T")" "$U"'),
+  ).action(act(async (ctx, opts) => (await import('./commands/dpop.js')).proofCommand(ctx, opts as never)));
 
   // For `npm run man` (scripts/gen-man.mjs); not part of the documented surface.
   program

@@ -1,9 +1,13 @@
 // The one place where errors become exit codes and messages.
 import { AgentAuthError, ExitCode, isAgentAuthError } from './core/errors.js';
 import { SCHEMA_VERSION } from './commands/result.js';
+import { endQuietlyWhenReaderGoes } from './ui/closed-output.js';
 import { VERSION } from './version.js';
+import { tryFastMint } from './fast-mint.js';
 
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyWhenReaderGoes(process.stdout);
+  endQuietlyWhenReaderGoes(process.stderr);
   const wantsJson = argv.slice(0, indexOrEnd(argv, '--')).includes('--json');
   const debug = Boolean(process.env['AGENTAUTH_DEBUG']);
   // Scripts probe the version often; answer without loading the command tree.
@@ -12,6 +16,11 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   }
   try {
+    // A shell loop's `token mint` is answered by a running serve before the command tree loads.
+    if (argv[0] === 'token' && argv[1] === 'mint') {
+      const code = await tryFastMint(argv, process.env);
+      if (code !== undefined) return code;
+    }
     const { runCli } = await import('./cli.js');
     return await runCli(argv);
   } catch (error) {

@@ -17,6 +17,7 @@ interface AgentFlags {
   aud?: string[];
   secret?: string[];
   description?: string;
+  dpop?: boolean;
 }
 
 function toUpdate(flags: AgentFlags): AgentUpdate {
@@ -28,6 +29,7 @@ function toUpdate(flags: AgentFlags): AgentUpdate {
     ...(flags.aud ? { audiences: flags.aud } : {}),
     ...(flags.secret ? { secrets: flags.secret } : {}),
     ...(flags.description !== undefined ? { description: flags.description } : {}),
+    ...(flags.dpop !== undefined ? { dpop: flags.dpop } : {}),
   };
 }
 
@@ -39,6 +41,7 @@ function describeAgent(agent: AgentRecord): Record<string, unknown> {
     max_ttl: agent.maxTtl,
     ...(agent.audiences ? { aud: agent.audiences } : {}),
     secrets: agent.grants.map((grant) => grant.secret),
+    ...(agent.dpop ? { dpop: true } : {}),
   };
 }
 

@@ -3,7 +3,8 @@
 import type { Config } from '../core/config.js';
 import { entryName, requireEntry, type Keystore } from '../core/keystore/index.js';
 import { loadLogSigner } from '../core/audit/log-key.js';
-import { appendEvents, type AppendResult } from '../core/audit/writer.js';
+import { appendEvents, type AppendOptions, type AppendResult } from '../core/audit/writer.js';
+import { readRotateBytes } from '../core/settings.js';
 import type { Context } from './context.js';
 
 export interface EventInput {
@@ -24,11 +25,40 @@ export interface EventInput {
  * keystore costs nothing otherwise.
  */
 export async function recordEvents(ctx: Context, config: Config, events: EventInput[], keystore?: Keystore): Promise<AppendResult> {
+  return appendEvents(ctx.paths.auditLog, events, auditWriteOptions(ctx, config, keystore));
+}
+
+/**
+ * How this install writes to its log: origin, vkey, who the writer's own
+ * events are attributed to, the log key (read only when a checkpoint or a
+ * rotation needs it), and when the log rotates on its own (audit.rotate-bytes).
+ */
+export function auditWriteOptions(ctx: Context, config: Config, keystore?: Keystore): AppendOptions {
   const origin = config.log.origin;
-  return appendEvents(ctx.paths.auditLog, events, {
+  const options: AppendOptions = {
     origin,
     vkey: config.log.vkey,
     recoverActor: ctx.actor,
     signer: keystore ? async () => loadLogSigner(await requireEntry(keystore, entryName.logKey), origin) : undefined,
-  });
+  };
+  const rotateBytes = readRotateBytes(config);
+  if (rotateBytes !== undefined) options.rotateBytes = rotateBytes;
+  const now = readTestClock(ctx);
+  if (now) options.now = now;
+  return options;
+}
+
+/**
+ * FOR TESTS ONLY: with NODE_ENV=test, AGENTAUTH_TEST_NOW (an RFC 3339 time)
+ * is the time the audit writer stamps on events and checks the hourly
+ * checkpoint against, so an end-to-end test can play an hourly cron job in
+ * seconds. Without NODE_ENV=test it is ignored. (A process that can set our
+ * environment can write events with any time anyway: it can append to the
+ * log file directly.)
+ */
+function readTestClock(ctx: Context): (() => Date) | undefined {
+  const text = ctx.env['AGENTAUTH_TEST_NOW'];
+  if (ctx.env['NODE_ENV'] !== 'test' || !text || Number.isNaN(Date.parse(text))) return undefined;
+  const at = new Date(text);
+  return () => at;
 }

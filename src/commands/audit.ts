@@ -1,4 +1,4 @@
-// `agentauth audit …`: verify, replay, prove, verify-proof, checkpoint, vkey, tail.
+// `agentauth audit …`: verify, replay, trust, prove, verify-proof, checkpoint, rotate, vkey, tail.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync, watchFile, unwatchFile } from 'node:fs';
 import { readConfig } from '../core/config.js';
 import { ExitCode, notFoundError, usageError } from '../core/errors.js';
@@ -7,13 +7,18 @@ import { requireEntry, entryName } from '../core/keystore/index.js';
 import { loadLogSigner, parseVkey, type LogVerifierKey } from '../core/audit/log-key.js';
 import { appendEvents } from '../core/audit/writer.js';
 import { readTailLines } from '../core/audit/tail.js';
+import { isSealedSegmentName, listLogsIn, listSealedSegments, readSegmentHead } from '../core/audit/segments.js';
 import type { VerifyReport } from '../core/audit/verify.js';
+import type { ChainReport, ChainOptions } from '../core/audit/verify-chain.js';
 import type { ReplayEvent, ReplayFilters } from '../core/audit/replay.js';
 import type { Context, KeystoreFlags } from './context.js';
+import { auditWriteOptions } from './audit-events.js';
 import { loadConfig, openKeystore } from './state.js';
 import type { CommandResult } from './result.js';
 import { SCHEMA_VERSION } from './result.js';
-import { renderCheckpoint, renderProofCheck, renderReplay, renderReplayEvent, renderTailLine, renderVerify } from '../ui/render-audit.js';
+import { isOutputClosed } from '../ui/closed-output.js';
+import { startProgress } from '../ui/progress.js';
+import { renderChain, renderCheckpoint, renderProofCheck, renderReplay, renderReplayEvent, renderRotation, renderTailLine, renderTrust, renderVerify, type TimeFormat } from '../ui/render-audit.js';
 
 interface LogFlag {
   log?: string;
@@ -26,30 +31,53 @@ export interface VerifyFlags extends LogFlag {
   threads?: string;
 }
 
-function resolveLog(ctx: Context, file: string | undefined, flags: LogFlag): { file: string; explicit: boolean } {
-  const chosen = file ?? flags.log;
-  return { file: chosen ?? ctx.paths.auditLog, explicit: chosen !== undefined };
+/** The files a command reads, oldest segment first, and whether they are the segments of one rotated log. */
+interface LogInputs {
+  files: string[];
+  /** Several segments: reported one line each. */
+  chain: boolean;
+  /** Named by the user (not this install's own log). */
+  explicit: boolean;
+}
+
+/**
+ * What to read: the files and folders named (a folder holds `*.jsonl` and
+ * `*.jsonl.gz` segments), else the log (--log, or this install's) with the
+ * segments sealed beside it. One file named alone is read alone.
+ */
+function resolveInputs(ctx: Context, args: readonly string[], flags: LogFlag): LogInputs {
+  if (args.length === 0) {
+    const live = flags.log ?? ctx.paths.auditLog;
+    const sealed = isSealedSegmentName(live) ? [] : listSealedSegments(live);
+    if (sealed.length === 0) requireLogFile(live);
+    const files = existsSync(live) ? [...sealed, live] : sealed;
+    return { files, chain: files.length > 1, explicit: flags.log !== undefined };
+  }
+  const files: string[] = [];
+  let folder = false;
+  for (const arg of args) {
+    requireLogFile(arg);
+    if (statSync(arg).isDirectory()) {
+      const found = listLogsIn(arg);
+      if (found.length === 0) throw notFoundError('NO_AUDIT_LOG', `there is no audit log (*.jsonl, *.jsonl.gz) in ${arg}`);
+      files.push(...found);
+      folder = true;
+    } else {
+      files.push(arg);
+    }
+  }
+  return { files, chain: folder || files.length > 1, explicit: true };
 }
 
 function requireLogFile(file: string): void {
   if (!existsSync(file)) {
-    throw notFoundError('NO_AUDIT_LOG', `there is no audit log at ${file}`, { hint: 'run agentauth init, or name the log: agentauth audit verify FILE (or --log FILE, AGENTAUTH_AUDIT_LOG)' });
+    throw notFoundError('NO_AUDIT_LOG', `there is no audit log at ${file}`, { hint: 'run agentauth init, or name the log: agentauth audit verify FILE|DIR (or --log FILE, AGENTAUTH_AUDIT_LOG)' });
   }
 }
 
-function firstLineOrigin(file: string): string | null {
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(Math.min(fstatSync(fd).size, 1 << 16));
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    const text = buf.subarray(0, n).toString('utf8');
-    const log = (JSON.parse(text.slice(0, text.indexOf('\n') >= 0 ? text.indexOf('\n') : undefined)) as { log?: unknown }).log;
-    return typeof log === 'string' ? log : null;
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
+async function firstLineOrigin(file: string): Promise<string | null> {
+  const { readFirstLine } = await import('../core/audit/verify-chain.js');
+  return readSegmentHead(await readFirstLine(file))?.origin ?? null;
 }
 
 /**
@@ -57,48 +85,91 @@ function firstLineOrigin(file: string): string | null {
  * for a log of the same origin. Else none: the verifier falls back to the
  * log's own hint and says so (VKEY_FROM_LOG).
  */
-function chooseVkey(ctx: Context, file: string, explicit: boolean, flag: string | undefined): string | undefined {
+async function chooseVkey(ctx: Context, inputs: LogInputs, flag: string | undefined): Promise<string | undefined> {
   if (flag !== undefined) return readVkeyFlag(flag).text;
   const config = readConfig(ctx.paths);
   if (!config?.log?.vkey) return undefined;
-  if (!explicit || firstLineOrigin(file) === config.log.origin) return config.log.vkey;
+  const last = inputs.files.at(-1);
+  if (!inputs.explicit || (last !== undefined && (await firstLineOrigin(last)) === config.log.origin)) return config.log.vkey;
   return undefined;
 }
 
-async function runVerify(ctx: Context, file: string | undefined, flags: VerifyFlags): Promise<VerifyReport> {
-  const log = resolveLog(ctx, file, flags);
-  requireLogFile(log.file);
-  const vkey = chooseVkey(ctx, log.file, log.explicit, flags.vkey);
-  let trusted: string | undefined;
-  if (flags.trusted !== undefined) {
-    try {
-      trusted = readFileSync(flags.trusted, 'utf8');
-    } catch (error) {
-      throw notFoundError('NO_TRUSTED_CHECKPOINT', `cannot read the trusted checkpoint ${flags.trusted} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
+function readTrusted(flags: VerifyFlags): string | undefined {
+  if (flags.trusted === undefined) return undefined;
+  try {
+    return readFileSync(flags.trusted, 'utf8');
+  } catch (error) {
+    throw notFoundError('NO_TRUSTED_CHECKPOINT', `cannot read the trusted checkpoint ${flags.trusted} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  const threads = flags.threads === undefined ? undefined : Number(flags.threads);
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0 && threads <= 16)) throw usageError('BAD_THREADS', '--threads must be an integer from 0 to 16');
-  const { verifyLogFile } = await import('../core/audit/verify.js');
-  return verifyLogFile(log.file, { ...(vkey !== undefined ? { vkey } : {}), ...(trusted !== undefined ? { trusted } : {}), ...(threads !== undefined ? { threads } : {}) });
 }
 
-function verifyExitCode(report: VerifyReport, strict: boolean): number {
-  if (!report.ok) return ExitCode.checkFailed;
-  if (strict && report.warnings.length > 0) return ExitCode.checkFailed;
+/** The verification options every reading command shares: key, trusted checkpoint, and a progress line on a terminal. */
+async function readOptions(ctx: Context, inputs: LogInputs, flags: VerifyFlags): Promise<{ options: ChainOptions; done: () => void }> {
+  const vkey = await chooseVkey(ctx, inputs, flags.vkey);
+  const trusted = readTrusted(flags);
+  const options: ChainOptions = { ...(vkey !== undefined ? { vkey } : {}), ...(trusted !== undefined ? { trusted } : {}) };
+  const total = inputs.files.reduce((sum, file) => sum + statSync(file).size, 0);
+  const progress = startProgress(ctx.io.stderr, 'verifying the audit log', total);
+  if (progress) options.onChainProgress = (done) => progress.update(done);
+  return { options, done: () => progress?.end() };
+}
+
+function verifyExitCode(chain: ChainReport, strict: boolean): number {
+  if (!chain.ok) return ExitCode.checkFailed;
+  if (strict && chain.segments.some((s) => s.report.warnings.length > 0)) return ExitCode.checkFailed;
   return ExitCode.ok;
 }
 
-export async function verifyCommand(ctx: Context, file: string | undefined, flags: VerifyFlags): Promise<CommandResult> {
-  const report = await runVerify(ctx, file, flags);
-  const strict = flags.strict === true;
-  for (const warning of report.warnings) {
-    if (warning.code === 'VKEY_FROM_LOG' || warning.code === 'TORN_TAIL') ctx.warn(`${warning.code}: ${warning.message}`);
+/** Warnings a human must see even when stdout goes to a file. */
+function warnOnStderr(ctx: Context, chain: ChainReport): void {
+  for (const s of chain.segments) {
+    for (const warning of s.report.warnings) {
+      if (warning.code === 'VKEY_FROM_LOG' || warning.code === 'TORN_TAIL') ctx.warn(`${warning.code}${chain.segments.length > 1 ? ` (${s.file})` : ''}: ${warning.message}`);
+    }
   }
-  const exitCode = verifyExitCode(report, strict);
+}
+
+export async function verifyCommand(ctx: Context, args: readonly string[], flags: VerifyFlags): Promise<CommandResult> {
+  const inputs = resolveInputs(ctx, args, flags);
+  const threads = flags.threads === undefined ? undefined : Number(flags.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0 && threads <= 16)) throw usageError('BAD_THREADS', '--threads must be an integer from 0 to 16');
+  const { options, done } = await readOptions(ctx, inputs, flags);
+  if (threads !== undefined) options.threads = threads;
+  const { verifySegments } = await import('../core/audit/verify-chain.js');
+  let chain: ChainReport;
+  try {
+    chain = await verifySegments(inputs.files, options);
+  } finally {
+    done();
+  }
+  const strict = flags.strict === true;
+  warnOnStderr(ctx, chain);
+  const exitCode = verifyExitCode(chain, strict);
+  const ok = exitCode === ExitCode.ok;
+  if (!inputs.chain) {
+    // One file: the report as audit-log.md describes it.
+    const report = chain.segments[0]!.report;
+    const error = report.error ?? (chain.error ? { ...chain.error, file: undefined } : null);
+    const segment = chain.segments[0]!;
+    const continues = segment.previous ? { segment: segment.segment, previous: segment.previous } : null;
+    return {
+      data: { ...report, error, verified: chain.ok, ok, strict, ...(continues ? { segment: continues.segment, previous: continues.previous } : {}) },
+      render: (style) => renderVerify({ ...report, error: error as VerifyReport['error'] }, strict, ok, style, continues),
+      exitCode,
+    };
+  }
   return {
-    data: { ...report, verified: report.ok, ok: exitCode === ExitCode.ok, strict },
-    render: (style) => renderVerify(report, strict, exitCode === ExitCode.ok, style),
+    data: {
+      ok,
+      verified: chain.ok,
+      strict,
+      events: chain.events,
+      startsAfter: chain.startsAfter,
+      error: chain.error,
+      trusted: chain.trusted,
+      segments: chain.segments.map((s) => ({ ...s.report, segment: s.segment, previous: s.previous })),
+    },
+    render: (style) => renderChain(chain, strict, ok, style),
     exitCode,
   };
 }
@@ -111,6 +182,7 @@ export interface ReplayFlags extends VerifyFlags {
   host?: string;
   jti?: string;
   json?: boolean;
+  localTime?: boolean;
 }
 
 function parseTime(value: string, flag: string): number {
@@ -124,7 +196,7 @@ function parseTime(value: string, flag: string): number {
   return at;
 }
 
-export async function replayCommand(ctx: Context, file: string | undefined, flags: ReplayFlags): Promise<CommandResult> {
+export async function replayCommand(ctx: Context, args: readonly string[], flags: ReplayFlags): Promise<CommandResult> {
   const filters: ReplayFilters = {};
   if (flags.agent !== undefined) filters.agent = flags.agent;
   if (flags.kind !== undefined) filters.kind = flags.kind;
@@ -132,41 +204,85 @@ export async function replayCommand(ctx: Context, file: string | undefined, flag
   if (flags.until !== undefined) filters.until = parseTime(flags.until, '--until');
   if (flags.host !== undefined) filters.host = flags.host;
   if (flags.jti !== undefined) filters.jti = flags.jti;
-  const log = resolveLog(ctx, file, flags);
-  requireLogFile(log.file);
-  const vkey = chooseVkey(ctx, log.file, log.explicit, flags.vkey);
-  const trusted = flags.trusted !== undefined ? readFileSync(flags.trusted, 'utf8') : undefined;
+  const inputs = resolveInputs(ctx, args, flags);
+  const time: TimeFormat = { local: flags.localTime === true };
   const json = flags.json === true;
+  const { options, done } = await readOptions(ctx, inputs, flags);
   // Events are held until the whole log has verified: nothing from a tampered log is printed as fact.
   const events: ReplayEvent[] = [];
-  if (json) ctx.io.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, type: 'header', file: log.file, filters })}\n`);
+  if (json) ctx.io.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, type: 'header', files: inputs.files, file: inputs.files.at(-1), filters })}\n`);
   const { replayLog } = await import('../core/audit/replay.js');
-  const result = await replayLog(log.file, { ...(vkey !== undefined ? { vkey } : {}), ...(trusted !== undefined ? { trusted } : {}) }, filters, (event) => events.push(event));
-  const exitCode = verifyExitCode(result.report, flags.strict === true);
-  if (result.report.ok) {
+  let result;
+  try {
+    result = await replayLog(inputs.files, options, filters, (event) => events.push(event));
+  } finally {
+    done();
+  }
+  const { chain } = result;
+  warnOnStderr(ctx, chain);
+  const exitCode = verifyExitCode(chain, flags.strict === true);
+  if (chain.ok) {
     if (json) {
       for (const event of events) ctx.io.stdout.write(`${JSON.stringify({ type: 'event', ...event })}\n`);
       for (const violation of result.violations) ctx.io.stdout.write(`${JSON.stringify({ type: 'violation', ...violation })}\n`);
     }
   } else {
-    ctx.warn(`the log did not verify (${result.report.error?.code ?? '?'}): nothing is replayed`);
+    ctx.warn(`the log did not verify (${chain.error?.code ?? '?'}): nothing is replayed`);
   }
-  if (result.violations.length > 0) ctx.warn(`${result.violations.length} invariant violation(s) found`);
-  const { report } = result;
+  if (chain.ok && result.violations.length > 0) ctx.warn(`${result.violations.length} invariant violation(s) found`);
   return {
     data: {
       type: 'summary',
       ok: exitCode === ExitCode.ok,
-      verified: report.ok,
-      error: report.error,
-      warnings: report.warnings,
-      events: report.events,
+      verified: chain.ok,
+      error: chain.error,
+      warnings: chain.segments.flatMap((s) => s.report.warnings),
+      events: chain.events,
+      segments: chain.segments.length,
       matched: result.matched,
-      agents: report.ok ? result.agents : [],
-      violations: report.ok ? result.violations : [],
+      agents: chain.ok ? result.agents : [],
+      violations: chain.ok ? result.violations : [],
     },
-    render: (style) => (report.ok ? [...events.map((e) => renderReplayEvent(e, style)), renderReplay(result, style)].join('\n') : renderVerify(report, false, false, style)),
+    render: (style) => {
+      if (!chain.ok) return inputs.chain ? renderChain(chain, false, false, style) : renderVerify(chain.segments[0]!.report, false, false, style);
+      return [...events.map((e) => renderReplayEvent(e, style, time)), renderReplay(result, style)].join('\n');
+    },
     exitCode,
+  };
+}
+
+export interface TrustFlags extends VerifyFlags {
+  at?: string;
+  localTime?: boolean;
+}
+
+/** `audit trust [AGENT] [FILE|DIR…]`: the score of one agent, or of every agent the log names, at its last checkpoint (or --at ROOT). */
+export async function trustCommand(ctx: Context, agent: string | undefined, args: readonly string[], flags: TrustFlags): Promise<CommandResult> {
+  if (flags.at !== undefined && !/^[0-9a-f]{64}$/.test(flags.at)) throw usageError('BAD_ROOT', `--at takes a checkpoint's root: 64 lower-case hex digits (the "root" of an agentauth_trust claim): ${flags.at}`);
+  // `audit trust DIR` names no agent: a path is never an agent name.
+  if (agent !== undefined && (agent.includes('/') || /\.jsonl(\.gz)?$/.test(agent))) {
+    args = [agent, ...args];
+    agent = undefined;
+  }
+  const inputs = resolveInputs(ctx, args, flags);
+  const { options, done } = await readOptions(ctx, inputs, flags);
+  const { tallyTrustAt } = await import('../core/audit/trust-log.js');
+  let counted;
+  try {
+    counted = await tallyTrustAt(inputs.files, options, flags.at);
+  } finally {
+    done();
+  }
+  warnOnStderr(ctx, counted.chain);
+  const names = agent !== undefined ? [agent] : counted.tally.agents();
+  const scores = names.map((name) => counted.tally.score(name));
+  if (agent !== undefined && scores[0]!.added === null && scores[0]!.components.successes === 0 && Object.keys(scores[0]!.components.denied).length === 0) {
+    throw notFoundError('NO_SUCH_AGENT', `the audit log holds nothing about an agent named "${agent}" up to that checkpoint`, { hint: 'agentauth audit trust (no name) scores every agent the log names' });
+  }
+  const time: TimeFormat = { local: flags.localTime === true };
+  return {
+    data: { log: counted.log, uncounted: counted.uncounted, agents: scores },
+    render: (style) => renderTrust(scores, counted.log, counted.uncounted, style, time),
   };
 }
 
@@ -185,7 +301,7 @@ function integerFlag(value: string | undefined, flag: string): number | undefine
 }
 
 export async function proveCommand(ctx: Context, flags: ProveFlags): Promise<CommandResult> {
-  const log = resolveLog(ctx, undefined, flags);
+  const log = { file: flags.log ?? ctx.paths.auditLog };
   requireLogFile(log.file);
   const seq = integerFlag(flags.seq, '--seq');
   const size = integerFlag(flags.size, '--size');
@@ -257,7 +373,9 @@ export async function checkpointCommand(ctx: Context, flags: CheckpointFlags): P
   const keystore = await openKeystore(ctx, config, flags);
   const origin = config.log.origin;
   const signer = await loadLogSigner(await requireEntry(keystore, entryName.logKey), origin);
-  const result = await appendEvents(file, [], { origin, vkey: config.log.vkey, recoverActor: ctx.actor, signer: () => signer, forceCheckpoint: true });
+  // No automatic rotation here: the checkpoint this prints is the live log's head.
+  const { rotateBytes: _rotateBytes, ...options } = auditWriteOptions(ctx, config);
+  const result = await appendEvents(file, [], { ...options, signer: () => signer, forceCheckpoint: true });
   let checkpoint = result.checkpoint;
   let fresh = true;
   if (!checkpoint) {
@@ -273,6 +391,20 @@ export async function checkpointCommand(ctx: Context, flags: CheckpointFlags): P
   return { data, render: (style) => renderCheckpoint(data, style) };
 }
 
+export type RotateFlags = LogFlag & KeystoreFlags;
+
+/** `audit rotate`: seal the live log with a checkpoint and start the next segment (audit-log.md, "Rotation and retention"). */
+export async function rotateCommand(ctx: Context, flags: RotateFlags): Promise<CommandResult> {
+  const config = loadConfig(ctx);
+  const file = flags.log ?? ctx.paths.auditLog;
+  requireLogFile(file);
+  const keystore = await openKeystore(ctx, config, flags);
+  const result = await appendEvents(file, [], { ...auditWriteOptions(ctx, config, keystore), rotate: true });
+  const rotated = result.rotated!;
+  const data = { live: file, sealed: rotated.sealed, segment: rotated.segment, size: rotated.size, root: rotated.root };
+  return { data, render: (style) => renderRotation(data, style) };
+}
+
 export async function vkeyCommand(ctx: Context): Promise<CommandResult> {
   const config = loadConfig(ctx);
   return { data: { origin: config.log.origin, vkey: config.log.vkey }, render: () => config.log.vkey };
@@ -282,6 +414,7 @@ export interface TailFlags extends LogFlag {
   lines?: string;
   follow?: boolean;
   json?: boolean;
+  localTime?: boolean;
 }
 
 export async function tailCommand(ctx: Context, flags: TailFlags): Promise<CommandResult> {
@@ -290,19 +423,25 @@ export async function tailCommand(ctx: Context, flags: TailFlags): Promise<Comma
   const count = integerFlag(flags.lines ?? '10', '-n') as number;
   const lines = readTailLines(file, count);
   const json = flags.json === true;
+  const time: TimeFormat = { local: flags.localTime === true };
   if (!flags.follow) {
     return {
       data: { file, lines: lines.map((line) => safeParse(line)) },
-      render: (style) => lines.map((line) => renderTailLine(line, style)).join('\n'),
+      render: (style) => lines.map((line) => renderTailLine(line, style, time)).join('\n'),
     };
   }
   // --follow: print what exists, then new complete lines as they are appended, until interrupted.
-  const print = (line: string) => ctx.io.stdout.write(`${json ? line : renderTailLine(line, ctx.style)}\n`);
+  const print = (line: string) => ctx.io.stdout.write(`${json ? line : renderTailLine(line, ctx.style, time)}\n`);
   lines.forEach(print);
   let position = statSync(file).size;
   let carry = '';
   await new Promise<void>((resolve) => {
     const poll = () => {
+      // The reader went away (`| head`): a normal end.
+      if (isOutputClosed(ctx.io.stdout)) {
+        stop();
+        return;
+      }
       const fd = openSync(file, 'r');
       try {
         const size = fstatSync(fd).size;
@@ -315,6 +454,10 @@ export async function tailCommand(ctx: Context, flags: TailFlags): Promise<Comma
           const parts = text.split('\n');
           carry = parts.pop() ?? '';
           parts.forEach(print);
+          // A write to a reader that went away fails after this tick: end then, not at the next event.
+          setImmediate(() => {
+            if (isOutputClosed(ctx.io.stdout)) stop();
+          });
         }
       } finally {
         closeSync(fd);

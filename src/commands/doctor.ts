@@ -31,14 +31,24 @@ export async function doctorCommand(ctx: Context, flags: KeystoreFlags): Promise
     checks.push(await describeKeys(ctx, config, flags));
   }
   checks.push(await describeSandboxCheck(ctx, config));
-  const serve = await probeServe(ctx, config);
-  if (serve) checks.push(serve);
+  checks.push(await describeServe(ctx));
   const failed = checks.some((item) => item.status === 'fail');
   const data = { backend: config?.backend ?? null, keychainUsable, ok: !failed, checks };
   // Exit 4 for what stops the install from working (its keystore); a failed check that does not (a loose mode, the sandbox) is 1.
   const keystoreBroken = checks.some((item) => item.status === 'fail' && (item.name === 'keys' || item.name === 'keychain' || item.name === 'D-Bus session bus' || item.name === 'passphrase'));
   const exitCode = !config ? ExitCode.ok : keystoreBroken ? ExitCode.keystore : failed ? ExitCode.checkFailed : ExitCode.ok;
   return { data, render: (style) => renderDoctor(data, style), exitCode };
+}
+
+/** serve is optional: up or not, it is information, never a failure. */
+async function describeServe(ctx: Context): Promise<DoctorCheck> {
+  const serve = await probeServe(ctx);
+  if (serve.up) {
+    const where = [`socket ${serve.socket}`, ...(serve.http ? [`HTTP ${serve.http}`] : []), ...(serve.pid !== undefined ? [`pid ${serve.pid}`] : [])].join(', ');
+    return check('ok', 'serve', `up: ${where}; token mint goes through it`);
+  }
+  const note = serve.note ? ` (${serve.note})` : '';
+  return check('info', 'serve', `not running${note}: each token mint unlocks the keystore itself`, 'agentauth serve (docs/serve.md has a systemd unit)');
 }
 
 function check(status: DoctorCheck['status'], name: string, detail: string, fix?: string): DoctorCheck {

@@ -137,6 +137,7 @@ export async function statusCommand(ctx: Context, _opts: { json?: boolean }): Pr
     agents: Object.keys(config.agents).length,
     secrets: Object.keys(config.secrets).length,
     log: { origin: config.log.origin, vkey: config.log.vkey, path: ctx.paths.auditLog },
+    serve: await (await import('./serve-probe.js')).probeServe(ctx),
     files,
     keystore,
     sandbox: await describeSandbox(ctx, config),

@@ -1,12 +1,19 @@
 // `token mint | verify | inspect`.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
+import { join } from 'node:path';
 import { readConfig } from '../core/config.js';
-import { findAgent } from '../core/agents.js';
 import { parseDuration } from '../core/duration.js';
-import { ExitCode, isAgentAuthError, notFoundError, usageError } from '../core/errors.js';
+import { ExitCode, notFoundError, usageError } from '../core/errors.js';
+import { readPrivateFile, writePrivateFileAtomic } from '../core/fs-safe.js';
 import { buildJwks, loadActiveSigner } from '../core/issuer.js';
-import { checkMintPolicy, createTokenVerifier, decodeUnverified, describeMintRefusal, mintToken, TokenInvalidError } from '../core/tokens.js';
+import type { JsonWebKeySet, KeySource } from '../core/key-source.js';
+import type { Keystore } from '../core/keystore/index.js';
+import { mintAndRecord, type MintAnswer, type MintCall } from '../core/mint.js';
+import { callServe, mintRequest, readMintAnswer } from '../core/serve/client.js';
+import { resolveSocketPath } from '../core/serve/socket-path.js';
+import { decodeUnverified } from '../core/tokens.js';
+import { VerifyError } from '../core/verify-error.js';
 import { renderVerified } from '../ui/render-core.js';
 import { recordEvents } from './audit-events.js';
 import { readAllStdin, type Context, type KeystoreFlags } from './context.js';
@@ -18,50 +25,61 @@ interface MintFlags extends KeystoreFlags {
   scope?: string[];
   ttl?: string;
   onBehalfOf?: string;
+  dpopKey?: string;
+  dpopJkt?: string;
+  direct?: boolean;
+  withTrust?: boolean;
 }
 
 export async function mintTokenCommand(ctx: Context, agentName: string, flags: MintFlags): Promise<CommandResult> {
-  const config = loadConfig(ctx);
-  const agent = findAgent(config, agentName);
-  if (flags.onBehalfOf !== undefined && !/^[A-Za-z0-9._@+-]{1,128}$/.test(flags.onBehalfOf)) {
-    throw usageError('BAD_USER', `invalid --on-behalf-of ${JSON.stringify(flags.onBehalfOf)}: letters, digits and . _ @ + - only`);
-  }
-  const request = {
-    agent,
-    issuer: config.issuer,
+  if (flags.dpopKey !== undefined && flags.dpopJkt !== undefined) throw usageError('DPOP_KEY_AND_JKT', 'give --dpop-key or --dpop-jkt, not both');
+  const call: MintCall = {
+    agent: agentName,
     ...(flags.aud !== undefined ? { aud: flags.aud } : {}),
     ...(flags.scope ? { scopes: flags.scope } : {}),
-    ...(flags.ttl ? { ttlSeconds: parseDuration(flags.ttl, '--ttl') } : {}),
-    ...(flags.onBehalfOf ? { onBehalfOf: flags.onBehalfOf } : {}),
+    ...(flags.ttl !== undefined ? { ttl: flags.ttl } : {}),
+    ...(flags.onBehalfOf !== undefined ? { onBehalfOf: flags.onBehalfOf } : {}),
+    ...(flags.dpopKey !== undefined ? { dpopJkt: await readDpopThumbprint(flags.dpopKey) } : {}),
+    ...(flags.dpopJkt !== undefined ? { dpopJkt: flags.dpopJkt } : {}),
   };
-  // Policy before the keystore: a refused mint never asks for a passphrase, and the log records it.
-  try {
-    checkMintPolicy(request);
-  } catch (error) {
-    if (isAgentAuthError(error) && error.exitCode === ExitCode.policy) {
-      await recordEvents(ctx, config, [{ kind: 'token.refuse', actor: ctx.actor, data: describeMintRefusal(request, error) }]).catch((logError: unknown) =>
-        ctx.warn(`the refusal could not be written to the audit log (${(logError as Error).message})`),
-      );
-    }
-    throw error;
-  }
-  const keystore = await openKeystore(ctx, config, flags);
-  const minted = await mintToken(request, await loadActiveSigner(config, keystore));
-  // The event is durable before the token is printed: no token exists that the log does not know.
-  await recordEvents(
-    ctx,
+  // The trust claim needs a checkpoint signed now and the log read back: done here, not by serve.
+  const viaServe = flags.direct || flags.withTrust ? null : await mintThroughServe(ctx, call);
+  if (viaServe) return mintResult(viaServe);
+
+  const config = loadConfig(ctx);
+  let keystore: Keystore | undefined;
+  const { answer } = await mintAndRecord(call, {
     config,
-    [
-      {
-        kind: 'token.mint',
-        actor: ctx.actor,
-        data: { agent: agent.name, aud: minted.aud, scope: minted.scope.join(' '), jti: minted.jti, kid: minted.kid, exp: minted.exp, ...(flags.onBehalfOf ? { sub: minted.sub } : {}) },
-      },
-    ],
-    keystore,
-  );
-  const data = { token: minted.token, jti: minted.jti, kid: minted.kid, exp: minted.exp, scope: minted.scope.join(' '), aud: minted.aud };
-  return { data, render: () => minted.token };
+    actor: ctx.actor,
+    signer: async () => loadActiveSigner(config, (keystore = await openKeystore(ctx, config, flags))),
+    record: async (events) => {
+      await recordEvents(ctx, config, events, keystore);
+    },
+    // The score at a checkpoint signed now (or the head, when nothing is new): docs/trust.md.
+    ...(flags.withTrust ? { trustClaim: async (agent: string) => (await import('./trust-claim.js')).computeTrustClaim(ctx, config, keystore!, agent) } : {}),
+  });
+  return mintResult(answer);
+}
+
+function mintResult(answer: MintAnswer): CommandResult {
+  return { data: { ...answer }, render: () => answer.token };
+}
+
+/** The answer of a running serve, or null when none of ours listens (then the caller mints itself). */
+async function mintThroughServe(ctx: Context, call: MintCall): Promise<MintAnswer | null> {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  const path = resolveSocketPath(ctx.env);
+  const result = await callServe(path, mintRequest(call), { uid });
+  if (!result.answered) {
+    if (result.foreignOwner !== undefined) ctx.warn(`ignoring the serve socket ${path}: it belongs to uid ${result.foreignOwner}, not to you; minting directly`);
+    return null;
+  }
+  return readMintAnswer(result.answer);
+}
+
+async function readDpopThumbprint(file: string): Promise<string> {
+  const { readDpopKeyFile } = await import('./dpop.js');
+  return (await readDpopKeyFile(file)).jkt;
 }
 
 interface VerifyFlags {
@@ -70,6 +88,9 @@ interface VerifyFlags {
   aud?: string;
   scope?: string[];
   clockSkew: string;
+  dpopProof?: string;
+  method?: string;
+  url?: string;
 }
 
 async function readTokenArgument(ctx: Context, value: string | undefined): Promise<string> {
@@ -83,34 +104,41 @@ async function readTokenArgument(ctx: Context, value: string | undefined): Promi
 export async function verifyTokenCommand(ctx: Context, value: string | undefined, flags: VerifyFlags): Promise<CommandResult> {
   const token = await readTokenArgument(ctx, value);
   const clockToleranceSeconds = parseDuration(flags.clockSkew, '--clock-skew');
-  const { keys, issuer, save } = await resolveKeys(ctx, flags);
+  const dpop = readDpopFlags(flags);
+  const { keys, issuer } = await resolveKeys(ctx, flags);
+  const { createTokenVerifier } = await import('../core/token-verify.js');
+  const { createReplayCache } = await import('../core/dpop.js');
   const verify = createTokenVerifier({
     keys,
     ...(issuer !== undefined ? { issuer } : {}),
     ...(flags.aud !== undefined ? { audience: flags.aud } : {}),
     ...(flags.scope ? { scopes: flags.scope } : {}),
     clockToleranceSeconds,
+    // One process checks one proof: the replay cache cannot span calls (a service's verifier keeps one).
+    dpop: { replay: createReplayCache() },
   });
   try {
-    const { header, claims } = await verify(token);
-    save?.();
+    const { header, claims } = await verify(token, dpop ? { dpop } : {});
     const data = { valid: true, header, claims };
     return { data, render: (style) => renderVerified({ claims, kid: String(header['kid']) }, style) };
   } catch (error) {
-    save?.();
-    if (!(error instanceof TokenInvalidError)) throw error;
+    if (!(error instanceof VerifyError)) throw error;
     ctx.io.stderr.write(`${ctx.style.red('invalid token')}: ${error.code}: ${error.message}\n`);
     return {
       data: { valid: false, error: { code: error.code, message: error.message, ...(error.claim ? { claim: error.claim } : {}) } },
-      exitCode: error.exitCode,
+      exitCode: ExitCode.checkFailed,
     };
   }
 }
 
-async function resolveKeys(
-  ctx: Context,
-  flags: VerifyFlags,
-): Promise<{ keys: JSONWebKeySet | JWTVerifyGetKey; issuer: string | undefined; save?: () => void }> {
+function readDpopFlags(flags: VerifyFlags): { proof: string; method: string; url: string } | null {
+  const given = [flags.dpopProof, flags.method, flags.url].filter((value) => value !== undefined).length;
+  if (given === 0) return null;
+  if (given !== 3) throw usageError('DPOP_FLAGS', '--dpop-proof, --method and --url go together', { hint: 'the proof is checked against the request it came with' });
+  return { proof: flags.dpopProof!.trim(), method: flags.method!, url: flags.url! };
+}
+
+async function resolveKeys(ctx: Context, flags: VerifyFlags): Promise<{ keys: JsonWebKeySet | KeySource; issuer: string | undefined }> {
   if (!flags.jwks) {
     const config = readConfig(ctx.paths);
     if (!config) {
@@ -119,18 +147,38 @@ async function resolveKeys(
     return { keys: buildJwks(config, Math.floor(Date.now() / 1000)), issuer: flags.iss ?? config.issuer };
   }
   if (/^https?:\/\//i.test(flags.jwks)) {
-    const { openRemoteJwks } = await import('../core/jwks-remote.js');
-    const remote = openRemoteJwks(flags.jwks, ctx.paths.cacheDir);
-    return { keys: remote.getKey, issuer: flags.iss, save: remote.save };
+    const { createRemoteKeySource, isPlainHttpToRemoteHost } = await import('../core/jwks-remote.js');
+    let url: URL;
+    try {
+      url = new URL(flags.jwks);
+    } catch {
+      throw usageError('BAD_JWKS', `--jwks ${JSON.stringify(flags.jwks)} is not a valid URL`);
+    }
+    if (isPlainHttpToRemoteHost(url.toString())) {
+      ctx.warn(`fetching the JWKS over plain http:// from ${url.host}: anyone on the network path could swap the keys; prefer https:// (or a loopback address)`);
+    }
+    return { keys: createRemoteKeySource({ url: url.toString(), store: createJwksFileStore(ctx, url.toString()) }), issuer: flags.iss };
   }
-  let jwks: JSONWebKeySet;
+  let jwks: JsonWebKeySet;
   try {
-    jwks = JSON.parse(readFileSync(flags.jwks, 'utf8')) as JSONWebKeySet;
+    jwks = JSON.parse(readFileSync(flags.jwks, 'utf8')) as JsonWebKeySet;
   } catch (error) {
     throw usageError('BAD_JWKS', `cannot read a JWKS from ${flags.jwks} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
   if (!jwks || !Array.isArray(jwks.keys)) throw usageError('BAD_JWKS', `${flags.jwks} is not a JWKS (expected {"keys":[…]})`);
   return { keys: jwks, issuer: flags.iss };
+}
+
+/** Each CLI call is a new process: a fetched JWKS is kept on disk between them, as its Cache-Control allows. */
+function createJwksFileStore(ctx: Context, url: string) {
+  const file = join(ctx.paths.cacheDir, `jwks-${createHash('sha256').update(url).digest('hex').slice(0, 32)}.json`);
+  return {
+    load: () => {
+      const stored = readPrivateFile(file);
+      return stored ? JSON.parse(stored.toString('utf8')) : null;
+    },
+    save: (entry: unknown) => writePrivateFileAtomic(file, JSON.stringify(entry)),
+  };
 }
 
 export async function inspectTokenCommand(ctx: Context, value: string | undefined): Promise<CommandResult> {
@@ -140,7 +188,7 @@ export async function inspectTokenCommand(ctx: Context, value: string | undefine
   try {
     decoded = decodeUnverified(token);
   } catch (error) {
-    if (error instanceof TokenInvalidError) throw usageError(error.code, error.message);
+    if (error instanceof VerifyError) throw usageError(error.code, error.message);
     throw error;
   }
   const data = { verified: false, header: decoded.header, claims: decoded.claims };

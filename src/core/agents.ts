@@ -15,6 +15,8 @@ export interface AgentInput {
   audiences?: string[];
   description?: string;
   secrets?: string[];
+  /** Require DPoP-bound tokens (cnf.jkt). */
+  dpop?: boolean;
 }
 
 export function findAgent(config: Config, name: string): AgentRecord {
@@ -56,6 +58,7 @@ export function addAgent(config: Config, name: string, input: AgentInput, now: D
     maxTtl: validateMaxTtl(input.maxTtl ?? DEFAULT_MAX_TTL_SECONDS),
     ...(input.audiences ? { audiences: validateAudiences(input.audiences) } : {}),
     ...(input.description !== undefined ? { description: input.description } : {}),
+    ...(input.dpop ? { dpop: true } : {}),
     grants: resolveSecretGrants(config, input.secrets ?? []),
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
@@ -83,6 +86,8 @@ export function updateAgent(config: Config, name: string, update: AgentUpdate, n
   if (update.maxTtl !== undefined) agent.maxTtl = validateMaxTtl(update.maxTtl);
   if (update.audiences !== undefined) agent.audiences = validateAudiences(update.audiences);
   if (update.description !== undefined) agent.description = update.description;
+  if (update.dpop === true) agent.dpop = true;
+  if (update.dpop === false) delete agent.dpop;
   if (update.secrets !== undefined) {
     const existing = new Set(agent.grants.map((grant) => grant.secret));
     agent.grants.push(...resolveSecretGrants(config, update.secrets).filter((grant) => !existing.has(grant.secret)));

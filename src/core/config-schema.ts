@@ -132,6 +132,10 @@ const config = object({
       maxTtl: positive,
       'audiences?': strings,
       'description?': string,
+      // Written only as true (agent add|update --dpop); absent otherwise.
+      'dpop?': (value, field) => {
+        if (value !== true) fail(field, 'true (or absent)', value);
+      },
       grants: list(object({ secret: string, 'methods?': strings, 'paths?': strings })),
       createdAt: string,
       updatedAt: string,

@@ -43,6 +43,8 @@ export interface AgentRecord {
   maxTtl: number;
   audiences?: string[];
   description?: string;
+  /** Tokens only with a DPoP key (cnf.jkt); a mint without one is refused. */
+  dpop?: boolean;
   grants: GrantRecord[];
   createdAt: string;
   updatedAt: string;

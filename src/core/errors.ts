@@ -21,7 +21,12 @@ export interface ErrorOptions {
   cause?: unknown;
 }
 
+// dist/main.cjs and the command tree are separate bundles, each with its own copy
+// of this class: errors are recognised by this brand, which is the same in both.
+const BRAND = Symbol.for('agentauth.AgentAuthError');
+
 export class AgentAuthError extends Error {
+  readonly [BRAND] = true;
   readonly code: string;
   readonly exitCode: ExitCodeValue;
   readonly hint: string | undefined;
@@ -58,5 +63,5 @@ export function checkFailedError(code: string, message: string, options?: ErrorO
 }
 
 export function isAgentAuthError(value: unknown): value is AgentAuthError {
-  return value instanceof AgentAuthError;
+  return value instanceof AgentAuthError || (typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true);
 }

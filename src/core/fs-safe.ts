@@ -253,6 +253,17 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** Whether something (a link included, never followed) is at `path`. */
+export function existsNoFollow(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (error) {
+    if (isMissingFileError(error)) return false;
+    throw error;
+  }
+}
+
 export function isMissingFileError(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 }

@@ -1,14 +1,19 @@
 // Agent access tokens: EdDSA JWTs per tokens.md (RFC 9068 profile), minted
 // within the agent's registry entry and verified against a pinned JWKS.
 import { randomBytes } from 'node:crypto';
-import { SignJWT, createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JSONWebKeySet } from 'jose';
+import { SignJWT, type JWTPayload } from 'jose';
 import type { AgentRecord } from './config.js';
-import { AgentAuthError, ExitCode, policyError, usageError } from './errors.js';
+import { policyError, usageError, type AgentAuthError } from './errors.js';
 import type { IssuerSigner } from './issuer.js';
-import { findUncoveredScopes, scopeCovers, validateScope } from './scopes.js';
+import { isThumbprint } from './dpop.js';
+import { findUncoveredScopes, validateScope } from './scopes.js';
+import { TOKEN_TYP } from './token-verify.js';
+import { VerifyError } from './verify-error.js';
+
+// Verification lives in token-verify.ts; re-exported for the callers that mint and verify.
+export { createTokenVerifier, TOKEN_TYP, type VerifyOptions, type VerifiedToken } from './token-verify.js';
 
 export const DEFAULT_TTL_SECONDS = 15 * 60;
-export const TOKEN_TYP = 'at+jwt';
 
 export interface MintRequest {
   agent: AgentRecord;
@@ -19,8 +24,12 @@ export interface MintRequest {
   scopes?: string[];
   ttlSeconds?: number;
   onBehalfOf?: string;
+  /** RFC 7638 thumbprint of the holder's DPoP key: the token gets cnf.jkt (RFC 9449). */
+  dpopJkt?: string;
   /** The gateway's own session tokens name an internal audience outside the agent's list. */
   skipAudienceCheck?: boolean;
+  /** `token mint --with-trust`: the agentauth_trust claim (core/audit/trust.ts, docs/tokens.md). */
+  trust?: object;
   now?: Date;
 }
 
@@ -33,6 +42,8 @@ export interface MintedToken {
   aud: string;
   sub: string;
   scope: string[];
+  /** cnf.jkt, for a DPoP-bound token. */
+  jkt?: string;
 }
 
 /**
@@ -46,6 +57,14 @@ export function checkMintPolicy(request: MintRequest): { scopes: string[]; ttl: 
   if (!request.skipAudienceCheck && agent.audiences && agent.audiences.length > 0 && !agent.audiences.includes(aud)) {
     throw policyError('AUDIENCE_NOT_ALLOWED', `agent "${agent.name}" may not hold tokens for audience "${aud}"`, {
       hint: `allowed: ${agent.audiences.join(', ')} (change with: agentauth agent update ${agent.name} --aud …)`,
+    });
+  }
+  if (request.dpopJkt !== undefined && !isThumbprint(request.dpopJkt)) {
+    throw usageError('BAD_DPOP_JKT', `invalid DPoP key thumbprint ${JSON.stringify(request.dpopJkt)}: expected 43 base64url characters (RFC 7638 SHA-256)`);
+  }
+  if (agent.dpop && request.dpopJkt === undefined) {
+    throw policyError('DPOP_REQUIRED', `agent "${agent.name}" may only hold DPoP-bound tokens`, {
+      hint: 'pass --dpop-key FILE (make one with: agentauth dpop keygen FILE) or --dpop-jkt THUMBPRINT',
     });
   }
   const scopes = request.scopes ?? defaultScopes(agent);
@@ -105,7 +124,15 @@ export function describeMintRefusal(request: MintRequest, error: AgentAuthError)
   };
 }
 
-export async function mintToken(request: MintRequest, signer: IssuerSigner): Promise<MintedToken> {
+/** A token's claims, decided (policy checked, jti drawn, times set) but not yet signed. */
+export interface PreparedToken {
+  claims: JWTPayload & Record<string, unknown>;
+  /** Everything but the token itself. */
+  minted: Omit<MintedToken, 'token'>;
+}
+
+/** Checks the policy and builds the claims of tokens.md, for the key `kid`. */
+export function prepareToken(request: MintRequest, kid: string): PreparedToken {
   const { scopes, ttl, aud } = checkMintPolicy(request);
   const { agent } = request;
   const iat = Math.floor((request.now ?? new Date()).getTime() / 1000);
@@ -127,125 +154,31 @@ export async function mintToken(request: MintRequest, signer: IssuerSigner): Pro
     scope: scopes.join(' '),
     al_scopes: scopes,
     al_name: agent.name,
+    ...(request.dpopJkt !== undefined ? { cnf: { jkt: request.dpopJkt } } : {}),
+    ...(request.trust ? { agentauth_trust: request.trust } : {}),
   };
-  const token = await new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ: TOKEN_TYP, kid: signer.kid }).sign(signer.key);
-  return { token, jti, kid: signer.kid, iat, exp, aud, sub, scope: scopes };
+  return { claims, minted: { jti, kid, iat, exp, aud, sub, scope: scopes, ...(request.dpopJkt !== undefined ? { jkt: request.dpopJkt } : {}) } };
 }
 
-export interface VerifyOptions {
-  /** The pinned key set: a local JWKS object or a resolver (e.g. a cached remote set). */
-  keys: JSONWebKeySet | JWTVerifyGetKey;
-  issuer?: string;
-  audience?: string;
-  scopes?: string[];
-  clockToleranceSeconds?: number;
-  now?: Date;
+export async function signToken(prepared: PreparedToken, signer: IssuerSigner): Promise<MintedToken> {
+  const token = await new SignJWT(prepared.claims).setProtectedHeader({ alg: 'EdDSA', typ: TOKEN_TYP, kid: signer.kid }).sign(signer.key);
+  return { token, ...prepared.minted };
 }
 
-export interface VerifiedToken {
-  header: Record<string, unknown>;
-  claims: JWTPayload & Record<string, unknown>;
-}
-
-/** A verification failure with one of the stable codes from tokens.md. */
-export class TokenInvalidError extends AgentAuthError {
-  readonly claim: string | undefined;
-  constructor(code: string, message: string, claim?: string) {
-    super(code, ExitCode.checkFailed, message, claim ? { details: { claim } } : {});
-    this.claim = claim;
-  }
-}
-
-const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'crit'] as const;
-const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti'];
-
-/**
- * Builds a verifier once (key import and JWKS indexing are amortised), then
- * checks tokens per RFC 8725: EdDSA only, typ at+jwt, the key chosen by kid
- * from the pinned set and never from the token.
- */
-export function createTokenVerifier(options: VerifyOptions): (token: string) => Promise<VerifiedToken> {
-  const pinned = typeof options.keys === 'function' ? options.keys : createLocalJWKSet(options.keys);
-  // jose hands the parsed header to the key resolver: checking it there avoids parsing it twice.
-  const getKey: JWTVerifyGetKey = (header, token) => {
-    for (const name of FORBIDDEN_HEADERS) {
-      if (name in header) throw new TokenInvalidError('ERR_JOSE_HEADER_NOT_ALLOWED', `the "${name}" header is not allowed: keys come only from the pinned JWKS`);
-    }
-    return pinned(header, token);
-  };
-  const verifyOptions = {
-    algorithms: ['EdDSA'],
-    typ: TOKEN_TYP,
-    requiredClaims: REQUIRED_CLAIMS,
-    clockTolerance: options.clockToleranceSeconds ?? 30,
-    ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
-    ...(options.audience !== undefined ? { audience: options.audience } : {}),
-    ...(options.now ? { currentDate: options.now } : {}),
-  };
-  return async (token) => {
-    let result;
-    try {
-      result = await jwtVerify(token, getKey, verifyOptions);
-    } catch (error) {
-      throw toTokenError(error, options);
-    }
-    const claims = result.payload as VerifiedToken['claims'];
-    if (typeof claims.aud !== 'string') {
-      throw new TokenInvalidError('ERR_JWT_CLAIM_VALIDATION_FAILED', 'the "aud" claim must be one string, not an array', 'aud');
-    }
-    if (typeof claims.jti !== 'string' || claims.jti.length === 0) {
-      throw new TokenInvalidError('ERR_JWT_CLAIM_VALIDATION_FAILED', 'the "jti" claim must be a non-empty string', 'jti');
-    }
-    if (options.scopes && options.scopes.length > 0) {
-      const held = typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : [];
-      const missing = options.scopes.filter((scope) => !held.some((pattern) => scopeCovers(pattern, scope)));
-      if (missing.length > 0) throw new TokenInvalidError('ERR_SCOPE_MISSING', `the token lacks scope ${missing.join(', ')}`, 'scope');
-    }
-    return { header: result.protectedHeader as Record<string, unknown>, claims };
-  };
-}
-
-function toTokenError(error: unknown, options: VerifyOptions): TokenInvalidError {
-  if (error instanceof TokenInvalidError) return error;
-  const code = (error as { code?: string }).code ?? 'ERR_JWT_INVALID';
-  const claim = (error as { claim?: string }).claim;
-  const message = (error as Error).message;
-  switch (code) {
-    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
-      return new TokenInvalidError(code, 'the signature does not match: the token was altered or signed by another key');
-    case 'ERR_JWT_EXPIRED':
-      return new TokenInvalidError(code, `the token has expired (${message})`, 'exp');
-    case 'ERR_JOSE_ALG_NOT_ALLOWED':
-      return new TokenInvalidError(code, 'this algorithm is not allowed: only EdDSA is accepted (RFC 8725)');
-    case 'ERR_JWS_INVALID':
-    case 'ERR_JWT_INVALID':
-      return new TokenInvalidError('ERR_JWS_INVALID', `this is not a well-formed signed JWT: ${message}`);
-    case 'ERR_JWKS_NO_MATCHING_KEY':
-      return new TokenInvalidError(code, 'no key in the pinned JWKS has this token\'s kid (retired, rotated away, or another issuer)');
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
-      // Say what was expected and what the token holds: "wrong audience" alone sends people guessing.
-      const held = (error as { payload?: Record<string, unknown> }).payload?.[claim ?? ''];
-      const expected = claim === 'aud' ? options.audience : claim === 'iss' ? options.issuer : undefined;
-      if (expected !== undefined && held !== undefined) {
-        return new TokenInvalidError(code, `claim "${claim}" is ${JSON.stringify(held)}, expected ${JSON.stringify(expected)}`, claim);
-      }
-      return new TokenInvalidError(code, `claim "${claim}" is wrong or missing: ${message}`, claim);
-    }
-    default:
-      return new TokenInvalidError(code.startsWith('ERR_') ? code : 'ERR_JWT_INVALID', message);
-  }
+export async function mintToken(request: MintRequest, signer: IssuerSigner): Promise<MintedToken> {
+  return signToken(prepareToken(request, signer.kid), signer);
 }
 
 /** Reads a token's parts WITHOUT verifying anything. */
 export function decodeUnverified(token: string): { header: unknown; claims: unknown } {
   const parts = token.split('.');
-  if (parts.length !== 3) throw new TokenInvalidError('ERR_JWS_INVALID', 'not a compact JWS: expected three parts separated by dots');
+  if (parts.length !== 3) throw new VerifyError('ERR_JWS_INVALID', 'not a compact JWS: expected three parts separated by dots');
   try {
     return {
       header: JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')),
       claims: JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')),
     };
   } catch {
-    throw new TokenInvalidError('ERR_JWS_INVALID', 'the header or payload is not base64url-encoded JSON');
+    throw new VerifyError('ERR_JWS_INVALID', 'the header or payload is not base64url-encoded JSON');
   }
 }

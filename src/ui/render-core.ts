@@ -34,6 +34,7 @@ export function renderStatus(
     agents: number;
     secrets: number;
     log: { origin: string; path: string };
+    serve: { socket: string; up: boolean; pid?: number; http?: string | null; note?: string };
     files: { path: string; exists: boolean; mode?: string; ok: boolean; fix?: string }[];
     keystore: { ok: boolean; detail: string; fix?: string };
     sandbox: { available: boolean; mode: string; detail: string; fix?: string };
@@ -47,6 +48,13 @@ export function renderStatus(
     field(style, 'counts', `${plural(data.agents, 'agent')}, ${plural(data.secrets, 'secret')}, ${plural(data.keys, 'key')}`),
     field(style, 'keys', data.keystore.ok ? style.green(data.keystore.detail) : `${style.red(data.keystore.detail)}${data.keystore.fix ? `\n${' '.repeat(14)}fix: ${data.keystore.fix}` : ''}`),
     field(style, 'audit log', `${data.log.path} (${data.log.origin})`),
+    field(
+      style,
+      'serve',
+      data.serve.up
+        ? `${style.green('up')} (pid ${data.serve.pid}${data.serve.http ? `, ${data.serve.http}` : ''}) on ${data.serve.socket}`
+        : `${style.dim('not running')} (socket ${data.serve.socket}${data.serve.note ? `: ${data.serve.note}` : ''}); token mint unlocks the keystore itself`,
+    ),
     field(style, 'sandbox', `${data.sandbox.available ? style.green(data.sandbox.detail) : style.yellow(data.sandbox.detail)}; run.sandbox ${data.sandbox.mode}${data.sandbox.fix ? `; fix: ${data.sandbox.fix}` : ''}`),
     field(style, 'files', ''),
   ];
@@ -102,6 +110,7 @@ export function renderAgent(agent: AgentRecord, style: Style): string {
     field(style, 'scopes', agent.scopes.join(' ')),
     field(style, 'max ttl', formatDuration(agent.maxTtl)),
     field(style, 'audiences', agent.audiences?.length ? agent.audiences.join(' ') : 'any'),
+    ...(agent.dpop ? [field(style, 'dpop', 'required (tokens only with --dpop-key or --dpop-jkt)')] : []),
     field(
       style,
       'secrets',
@@ -129,6 +138,7 @@ export function renderVerified(
     field(style, 'scope', String(claims['scope'] ?? '')),
     field(style, 'expires', `${new Date(exp * 1000).toISOString()} (${left > 0 ? `in ${formatDuration(left)}` : 'within clock skew'})`),
     field(style, 'jti', String(claims['jti'])),
+    ...(claims['cnf'] ? [field(style, 'dpop jkt', String((claims['cnf'] as { jkt?: unknown }).jkt))] : []),
     field(style, 'kid', data.kid),
   ].join('\n');
 }

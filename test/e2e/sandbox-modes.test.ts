@@ -95,9 +95,12 @@ describe('the mode from the config, and flags over it', () => {
     expect((await t.run(['config', 'get', 'run.sandbox-hide'])).stdout).toBe('~/.ssh\n~/.aws\n');
     const list = JSON.parse((await t.run(['config', 'list', '--json'])).stdout) as { settings: { key: string; value: unknown; set: boolean }[] };
     expect(list.settings.map((s) => [s.key, s.value, s.set])).toEqual([
+      // config.json's own issuer field is listed first (serve's work: `config set issuer URL`).
+      ['issuer', 'https://issuer.test', true],
       ['run.sandbox', 'auto', false],
       ['run.sandbox-hide', ['~/.ssh', '~/.aws'], true],
       ['run.sandbox-ro', [], false],
+      ['audit.rotate-bytes', '64M', false],
     ]);
     expect((await t.run(['config', 'unset', 'run.sandbox-hide'])).code).toBe(0);
     expect((await t.run(['config', 'get', 'run.sandbox-hide'])).stdout).toBe('');

@@ -10,6 +10,7 @@ import { entryName, requireEntry, type Keystore } from '../../core/keystore/inde
 import { buildJwks, loadActiveSigner } from '../../core/issuer.js';
 import { createTokenVerifier, mintToken, type MintedToken } from '../../core/tokens.js';
 import { buildEffectivePolicy, findSecret, findVariableClash } from '../../core/secrets.js';
+import { readRotateBytes } from '../../core/settings.js';
 import { decryptValues, obtainVaultKey } from '../../core/vault.js';
 import type { AuditSink } from '../../core/gateway/audit-sink.js';
 import type { Gateway } from '../../core/gateway/listen.js';
@@ -176,6 +177,7 @@ async function openAuditSink(ctx: Context, config: Config, keystore: Keystore): 
     import('../../core/gateway/audit-sink.js'),
   ]);
   let failures = 0;
+  const rotateBytes = readRotateBytes(config);
   const appender = createAuditAppender({
     file: ctx.paths.auditLog,
     origin: config.log.origin,
@@ -184,6 +186,8 @@ async function openAuditSink(ctx: Context, config: Config, keystore: Keystore): 
     signer: await loadLogSigner(await requireEntry(keystore, entryName.logKey), config.log.origin),
     maxDelayMs: GROUP_COMMIT_WINDOW_MS,
     maxBatch: 4096,
+    // A long run rotates the log on its own too (audit.rotate-bytes).
+    ...(rotateBytes !== undefined ? { rotateBytes } : {}),
     onError: (error) => {
       failures += 1;
       if (failures === 1) ctx.warn(`the audit log could not be written (${(error as Error).message}); traffic continues, the log will show a gap in coverage`);

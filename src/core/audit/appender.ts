@@ -34,6 +34,8 @@ export interface AuditAppenderOptions {
   maxDelayMs?: number;
   /** Least time between two saves of the `.state` cache (default 1000 ms; always saved on checkpoint and close). */
   saveStateEveryMs?: number;
+  /** Start a new segment once the live file reaches this size (`audit.rotate-bytes`). */
+  rotateBytes?: number;
   /** Where a failed write of events given to `push` is reported (once per failed batch). */
   onError?: (error: unknown) => void;
   now?: () => Date;
@@ -82,6 +84,7 @@ export function createAuditAppender(options: AuditAppenderOptions): AuditAppende
   }
   if (options.recoverActor !== undefined) base.recoverActor = options.recoverActor;
   if (options.now !== undefined) base.now = options.now;
+  if (options.rotateBytes !== undefined) base.rotateBytes = options.rotateBytes;
 
   const checkpointWanted = (): boolean => waiters.some((waiter) => waiter.checkpoint && waiter.event <= queue.taken());
 

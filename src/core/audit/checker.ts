@@ -55,6 +55,10 @@ export interface VerifyOptions {
   workerUrl?: URL;
   /** Called for each event line that passed every check so far (replay uses it). Forces the single-thread path. */
   onEvent?: (line: string, seq: number) => void;
+  /** Called for each checkpoint that verified (signature, size and root). */
+  onCheckpoint?: (size: number, root: string) => void;
+  /** Called now and then with how many bytes of the file have been read (progress on a terminal). */
+  onProgress?: (bytes: number) => void;
 }
 
 export interface VerifyReport {
@@ -379,6 +383,7 @@ export class Checker implements ChunkConsumer {
     this.report.lastCheckpoint = { size, root, line: this.line };
     this.lastLineWasCheckpointCovering = true;
     this.hooks.onCheckpoint?.(at);
+    this.options.onCheckpoint?.(size, root);
     return true;
   }
 

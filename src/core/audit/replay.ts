@@ -1,7 +1,12 @@
 // `audit replay`: rebuilds what happened from a verified log: per agent the
 // tokens minted, the gateway requests and denials, secrets used, runs; and
 // flags invariant violations. It only reads; it never re-sends anything.
-import { verifyLogFile, type VerifyOptions, type VerifyReport } from './verify.js';
+//
+// The rebuilding is a pure function of the events in order (createReplay),
+// so that the trust score (trust.ts) counts exactly the violations replay
+// shows. replayLog feeds it from the verified segments of a log.
+import type { VerifyOptions } from './checker.js';
+import { verifySegments, type ChainReport } from './verify-chain.js';
 
 export interface ReplayFilters {
   agent?: string;
@@ -21,6 +26,8 @@ export interface ReplayEvent {
   kind: string;
   actor: Record<string, unknown>;
   data: Record<string, unknown>;
+  /** The segment of a rotated log the event is in (set when the log has several). */
+  segment?: number;
 }
 
 export interface TokenSummary {
@@ -52,10 +59,11 @@ export interface Violation {
   agent: string | null;
   jti: string | null;
   message: string;
+  segment?: number;
 }
 
 export interface ReplayResult {
-  report: VerifyReport;
+  chain: ChainReport;
   matched: number;
   agents: AgentSummary[];
   violations: Violation[];
@@ -68,7 +76,8 @@ interface TokenState {
   secrets: Set<string> | null;
 }
 
-function agentOf(event: ReplayEvent): string | null {
+/** The agent an event is about: data.agent, else an `agent:NAME` actor. */
+export function agentOf(event: ReplayEvent): string | null {
   if (typeof event.data['agent'] === 'string') return event.data['agent'];
   const sub = event.actor['sub'];
   return typeof sub === 'string' && sub.startsWith('agent:') ? sub.slice('agent:'.length) : null;
@@ -95,12 +104,19 @@ export function matchesFilters(event: ReplayEvent, filters: ReplayFilters): bool
   return true;
 }
 
+export interface Replay {
+  /** Takes the next event of the log, in order; returns whether it matches the filters. */
+  apply(event: ReplayEvent): boolean;
+  /** The summaries and violations so far, with runs still open reported as RUN_NOT_ENDED. */
+  finish(): { agents: AgentSummary[]; violations: Violation[] };
+}
+
 /**
- * Verifies the log and replays it. `onMatch` sees each event that passes the
- * filters, in order, as soon as it is verified up to that line; if verification
- * later fails, the caller must discard what it printed (the report says so).
+ * The replay state machine: per agent summaries and the invariant violations,
+ * from events in log order. `onViolation` hears of each violation as the
+ * event that causes it is applied (a run with no end is only known at the end).
  */
-export async function replayLog(file: string, verify: VerifyOptions, filters: ReplayFilters, onMatch: (event: ReplayEvent) => void): Promise<ReplayResult> {
+export function createReplay(filters: ReplayFilters = {}, onViolation?: (violation: Violation) => void): Replay {
   const agents = new Map<string, AgentSummary & { secretSet: Set<string> }>();
   const tokens = new Map<string, TokenState>();
   const openRuns = new Map<string, ReplayEvent>();
@@ -108,7 +124,6 @@ export async function replayLog(file: string, verify: VerifyOptions, filters: Re
   const runSecrets = new Map<string, Set<string> | null>();
   const tokenRun = new Map<string, string>();
   const violations: Violation[] = [];
-  let matched = 0;
   const summary = (name: string) => {
     let entry = agents.get(name);
     if (!entry) {
@@ -118,15 +133,13 @@ export async function replayLog(file: string, verify: VerifyOptions, filters: Re
     return entry;
   };
   const violate = (event: ReplayEvent, code: ViolationCode, message: string) => {
-    if (matchesFilters(event, filters)) violations.push({ code, seq: event.seq, ts: event.ts, agent: agentOf(event), jti: jtiOf(event), message });
+    if (!matchesFilters(event, filters)) return;
+    const violation: Violation = { code, seq: event.seq, ts: event.ts, agent: agentOf(event), jti: jtiOf(event), message, ...(event.segment !== undefined ? { segment: event.segment } : {}) };
+    violations.push(violation);
+    onViolation?.(violation);
   };
-
-  const report = await verifyLogFile(file, {
-    ...verify,
-    onEvent: (line) => {
-      const event = JSON.parse(line) as ReplayEvent;
-      event.data ??= {};
-      event.actor ??= {};
+  return {
+    apply(event) {
       const agent = agentOf(event);
       const inScope = matchesFilters(event, filters);
       switch (event.kind) {
@@ -172,10 +185,11 @@ export async function replayLog(file: string, verify: VerifyOptions, filters: Re
         case 'gateway.deny': {
           const jti = jtiOf(event);
           const token = jti ? tokens.get(jti) : undefined;
+          const secret = event.data['secret'];
           if (!jti || !token) violate(event, 'UNKNOWN_JTI', `a gateway request used ${jti ? `jti ${jti}, which was never minted` : 'no jti'}`);
           else {
-            if (token.exp !== null && Date.parse(event.ts) / 1000 > token.exp) violate(event, 'USED_AFTER_EXP', `jti ${jti} was used after it expired (exp ${token.exp})`);
-            const secret = event.data['secret'];
+            // Integer milliseconds against exp in seconds: the same comparison in any language.
+            if (token.exp !== null && Date.parse(event.ts) > token.exp * 1000) violate(event, 'USED_AFTER_EXP', `jti ${jti} was used after it expired (exp ${token.exp})`);
             if (token.secrets && typeof secret === 'string' && !token.secrets.has(secret)) violate(event, 'OUT_OF_SCOPE', `secret ${secret} was not granted to session ${jti}`);
             if (token.agent && agent && token.agent !== agent) violate(event, 'OUT_OF_SCOPE', `jti ${jti} was minted for ${token.agent} but used by ${agent}`);
           }
@@ -185,25 +199,57 @@ export async function replayLog(file: string, verify: VerifyOptions, filters: Re
             if (denied) s.denied++;
             else s.requests++;
             if (typeof event.data['host'] === 'string') s.hosts[event.data['host']] = (s.hosts[event.data['host']] ?? 0) + 1;
-            if (typeof secret_(event) === 'string' && !denied) s.secretSet.add(secret_(event) as string);
+            if (typeof secret === 'string' && !denied) s.secretSet.add(secret);
           }
           break;
         }
       }
-      if (inScope) {
+      return inScope;
+    },
+    finish() {
+      const all = [...violations];
+      for (const run of openRuns.values()) {
+        if (!matchesFilters(run, filters)) continue;
+        all.push({ code: 'RUN_NOT_ENDED', seq: run.seq, ts: run.ts, agent: agentOf(run), jti: jtiOf(run), message: `the run started at seq ${run.seq} (${typeof run.data['run'] === 'string' ? `run ${run.data['run']}` : `jti ${jtiOf(run) ?? '?'}`}) has no run.end`, ...(run.segment !== undefined ? { segment: run.segment } : {}) });
+      }
+      all.sort((a, b) => (a.segment ?? 0) - (b.segment ?? 0) || a.seq - b.seq);
+      const list = [...agents.values()].map(({ secretSet, ...rest }) => ({ ...rest, secrets: [...secretSet].sort() })).sort((a, b) => a.agent.localeCompare(b.agent));
+      return { agents: list, violations: all };
+    },
+  };
+}
+
+/** Parses an event line the verifier accepted, as replay sees it. */
+export function readReplayEvent(line: string, segment?: number): ReplayEvent {
+  const event = JSON.parse(line) as ReplayEvent;
+  event.data ??= {};
+  event.actor ??= {};
+  if (segment !== undefined) event.segment = segment;
+  return event;
+}
+
+/**
+ * Verifies the log's segments (oldest first) and replays them. `onMatch`
+ * sees each event that passes the filters, in order, as soon as it is
+ * verified up to that line; if verification later fails, the caller must
+ * discard what it printed (the report says so).
+ */
+export async function replayLog(files: readonly string[], verify: VerifyOptions, filters: ReplayFilters, onMatch: (event: ReplayEvent) => void): Promise<ReplayResult> {
+  const replay = createReplay(filters);
+  let matched = 0;
+  let segment: number | undefined;
+  const chain = await verifySegments(files, {
+    ...verify,
+    onSegment: (entry) => {
+      segment = files.length > 1 ? entry.segment : undefined;
+    },
+    onEvent: (line) => {
+      const event = readReplayEvent(line, segment);
+      if (replay.apply(event)) {
         matched++;
         onMatch(event);
       }
     },
   });
-  for (const run of openRuns.values()) violate(run, 'RUN_NOT_ENDED', `the run started at seq ${run.seq} (${typeof run.data['run'] === 'string' ? `run ${run.data['run']}` : `jti ${jtiOf(run) ?? '?'}`}) has no run.end`);
-  violations.sort((a, b) => a.seq - b.seq);
-  const list = [...agents.values()]
-    .map(({ secretSet, ...rest }) => ({ ...rest, secrets: [...secretSet].sort() }))
-    .sort((a, b) => a.agent.localeCompare(b.agent));
-  return { report, matched, agents: list, violations };
-}
-
-function secret_(event: ReplayEvent): unknown {
-  return event.data['secret'];
+  return { chain, matched, ...replay.finish() };
 }

@@ -35,7 +35,7 @@ function defaultWorkerUrl(): URL {
 }
 
 /** Feeds every chunk of `reader` to `consumer`; true when it reached the end, false when the consumer stopped. */
-export async function scanInWorkers(reader: LineChunkReader, chunkSize: number, threads: number, consumer: ChunkConsumer, workerUrl: URL = defaultWorkerUrl()): Promise<boolean> {
+export async function scanInWorkers(reader: LineChunkReader, chunkSize: number, threads: number, consumer: ChunkConsumer, workerUrl: URL = defaultWorkerUrl(), onProgress?: (bytes: number) => void): Promise<boolean> {
   const workers = Array.from({ length: threads }, () => new Worker(workerUrl, { resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } }));
   // Typical lines are hundreds of bytes; a chunk of tiny lines overflows and is scanned here instead.
   const capacity = Math.max(256, Math.ceil(chunkSize / 48));
@@ -109,6 +109,7 @@ export async function scanInWorkers(reader: LineChunkReader, chunkSize: number, 
         records = ownRecords;
       }
       if (!stopped && !consumer.consume({ buf: chunk.buf, offset: chunk.offset, records })) stopped = true;
+      onProgress?.(chunk.offset + chunk.to);
       free.push(job.slot);
       if (!stopped) {
         while (free.length > 0 && queue.length < slots.length && dispatch()) {

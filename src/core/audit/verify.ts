@@ -19,6 +19,11 @@ export async function verifyLogFile(file: string, options: VerifyOptions = {}): 
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
+    // A sealed segment the user compressed is read through gunzip (verify-gzip.ts), transparently.
+    if (isGzip(fd, size)) {
+      const { verifyGzipLog } = await import('./verify-gzip.js');
+      return await verifyGzipLog(file, size, options);
+    }
     // Worker threads beside this one; this thread scans its share too.
     const wanted = options.onEvent ? 0 : (options.threads ?? (size >= PARALLEL_MIN_BYTES ? Math.min(3, availableParallelism() - 1) : 0));
     const checker = new Checker(file, options);
@@ -29,13 +34,20 @@ export async function verifyLogFile(file: string, options: VerifyOptions = {}): 
     if (wanted > 0) {
       const { scanInWorkers } = await import('./verify-workers.js');
       checker.report.threads = wanted;
-      const completed = await scanInWorkers(reader, chunkSize, wanted, checker, options.workerUrl);
+      const completed = await scanInWorkers(reader, chunkSize, wanted, checker, options.workerUrl, options.onProgress);
       return checker.finish(size, completed ? reader.restStart : -1);
     }
-    return checker.finish(size, scanInline(reader, chunkSize, checker) ? reader.restStart : -1);
+    return checker.finish(size, scanInline(reader, chunkSize, checker, options.onProgress) ? reader.restStart : -1);
   } finally {
     closeSync(fd);
   }
+}
+
+function isGzip(fd: number, size: number): boolean {
+  if (size < 2) return false;
+  const magic = Buffer.alloc(2);
+  readSync(fd, magic, 0, 2, 0);
+  return magic[0] === 0x1f && magic[1] === 0x8b;
 }
 
 // The origin every line must carry: the trusted vkey's name, else the first line's.
@@ -47,13 +59,14 @@ function readFirstLine(fd: number, size: number): Buffer {
 }
 
 /** Scans and checks every chunk on this thread, reusing one buffer; false when the checker stopped. */
-function scanInline(reader: LineChunkReader, chunkSize: number, checker: Checker): boolean {
+function scanInline(reader: LineChunkReader, chunkSize: number, checker: Checker, onProgress?: (bytes: number) => void): boolean {
   const scan = createChunkScanner();
   let records = createScanRecords(4096);
   const buf = Buffer.allocUnsafeSlow(1 + chunkSize);
   for (let chunk = reader.next(buf); chunk; chunk = reader.next(buf)) {
     records = scan(chunk.buf, chunk.from, chunk.to, checker.originJson, records);
     if (!checker.consume({ buf: chunk.buf, offset: chunk.offset, records })) return false;
+    onProgress?.(chunk.offset + chunk.to);
   }
   return true;
 }

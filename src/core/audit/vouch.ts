@@ -110,10 +110,12 @@ export interface WriterMemory {
   firstLeaf: string | null;
   /** Why this process refused to sign: once refused, it never signs again. */
   refusal: Error | null;
+  /** The file (device and inode) this process last appended to: another one under the same name was rotated in or replaced it. */
+  file: { dev: number; ino: number } | null;
 }
 
 export function createWriterMemory(): WriterMemory {
-  return { state: null, anchor: null, own: new OwnEvents(), firstLeaf: null, refusal: null };
+  return { state: null, anchor: null, own: new OwnEvents(), firstLeaf: null, refusal: null, file: null };
 }
 
 export type Vouch =

@@ -5,24 +5,23 @@
 // What the writer needs to know about the log's end is cached in `<log>.state`
 // (tail-state.ts); before it signs a checkpoint it checks the log itself
 // (vouch.ts), and signs nothing when the log is not what it wrote.
-import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, lstatSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { AgentAuthError, checkFailedError, ExitCode } from '../errors.js';
-import { fsyncDir, isMissingFileError, openOwnFileForAppend, writeFileAtomic } from '../fs-safe.js';
+import { AgentAuthError, checkFailedError, ExitCode, usageError } from '../errors.js';
+import { existsNoFollow, fsyncDir, openOwnFileForAppend, writeFileAtomic } from '../fs-safe.js';
 import { withFileLock } from '../lock.js';
+import { DEFAULT_CADENCE, isCheckpointDue, type CheckpointCadence } from './cadence.js';
 import { prepareEvent, serializeCheckpoint, serializeEventTail, type AuditEventInput, type PreparedEvent } from './event.js';
 import { readInto } from './line-chunks.js';
 import type { LogSigner } from './log-key.js';
 import { hashFramedLeaf, hashLeaf } from './merkle.js';
 import { signCheckpointNote } from './note.js';
-import { loadTailState, readLineFrom, saveTailState, sha256Hex, type TailState } from './tail-state.js';
+import { finishInterruptedRotation, followRotation, startNewSegment, type Seal } from './rotate.js';
+import { isSealedSegmentName, readSegmentHead } from './segments.js';
+import { loadTailState, parseLine, readLineFrom, saveTailState, sha256Hex, type TailState } from './tail-state.js';
 import { createWriterMemory, REWRITTEN_KIND, vouchForLog, type WriterMemory } from './vouch.js';
 
 export { stateFileFor } from './tail-state.js';
-
-/** Automatic checkpoints: after this many uncovered events or this much time, whichever first. */
-export const CHECKPOINT_EVERY_EVENTS = 1000;
-export const CHECKPOINT_EVERY_MS = 60 * 60 * 1000;
 
 const LF_BYTE = Buffer.from('\n');
 const YIELD_EVERY = 32;
@@ -49,7 +48,11 @@ export interface AppendOptions {
    * stale cache costs the next process a short scan, never correctness.
    */
   saveState?: boolean;
-  checkpointEvery?: { events: number; ms: number };
+  checkpointEvery?: CheckpointCadence;
+  /** Seal the log and start a new segment now (`audit rotate`); needs a signer. */
+  rotate?: boolean;
+  /** Start a new segment once the live file reaches this many bytes (`audit.rotate-bytes`); deferred, like a checkpoint, when nobody can sign. */
+  rotateBytes?: number;
 }
 
 export interface AppendResult {
@@ -61,10 +64,21 @@ export interface AppendResult {
   recovered?: { offset: number; length: number; sha256: string; file: string };
   /** A checkpoint was due but the log could not be vouched for: nothing was signed. */
   refused?: AgentAuthError;
+  /** With forceCheckpoint: the checkpoint that covers every event now, new or already there. */
+  head?: { size: number; root: string };
+  /** The log was sealed and a new segment started: where the sealed one went, and its final checkpoint. */
+  rotated?: { sealed: string; segment: number; size: number; root: string };
 }
 
 export function tornFileFor(logFile: string, offset: number): string {
   return `${logFile}.torn-${offset}`;
+}
+
+/** A sidecar name no earlier fragment took: after a rotation a new segment's fragment can sit at the same offset as an old one's. */
+function freeTornFileFor(logFile: string, offset: number): string {
+  let name = tornFileFor(logFile, offset);
+  for (let n = 2; existsNoFollow(name); n += 1) name = `${tornFileFor(logFile, offset)}-${n}`;
+  return name;
 }
 
 /** One-shot append (the CLI path): lock, append, fsync, unlock. Throws, after appending, when a due checkpoint was refused. */
@@ -78,17 +92,24 @@ export async function appendEvents(file: string, events: AuditEventInput[], opti
 
 /** The body of an append; the caller holds the lock. `memory` carries what this process knows from its earlier appends. */
 export async function appendLocked(file: string, events: readonly PreparedEvent[], options: AppendOptions, memory: WriterMemory): Promise<AppendResult> {
-  const created = !exists(file);
+  if (isSealedSegmentName(file)) {
+    throw usageError('AUDIT_SEGMENT_SEALED', `${file} is a sealed segment of a rotated audit log: nothing is appended to it`, { hint: 'append to the live log (audit.jsonl) beside it' });
+  }
+  // A rotation a crash interrupted is finished before anything is appended.
+  finishInterruptedRotation(file);
+  const created = !existsNoFollow(file);
   const fd = openOwnFileForAppend(file);
   try {
     if (created) fsyncDir(dirname(file));
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    const size = stat.size;
     let state = loadTailState(file, fd, size, memory.state);
     if (state.origin !== null && state.origin !== options.origin) {
       throw new AgentAuthError('AUDIT_ORIGIN_MISMATCH', ExitCode.usage, `the audit log ${file} belongs to ${state.origin}, not to this install (${options.origin})`, {
         hint: 'point --log / AGENTAUTH_AUDIT_LOG at this install’s log',
       });
     }
+    const rewrittenBeforeRotation = await followRotationIfAny(file, fd, stat, state, options, memory);
     // Only a writer that may sign needs to remember what it wrote.
     const remember = options.signer !== undefined && memory.refusal === null;
     if (remember && memory.firstLeaf === null && state.events > 0) memory.firstLeaf = readFirstLeaf(fd, state.bytes);
@@ -149,6 +170,9 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
       }
       push(prepareEvent({ kind: 'log.init', actor: options.recoverActor ?? events[0]?.actor ?? { sub: 'agentauth' }, data: { origin: options.origin, vkey: options.vkey } }), false);
     }
+    if (rewrittenBeforeRotation) {
+      push(prepareEvent({ kind: REWRITTEN_KIND, actor: options.recoverActor ?? events[0]?.actor ?? { sub: 'agentauth' }, data: { missing_seq: rewrittenBeforeRotation.missing, reason: rewrittenBeforeRotation.reason } }), false);
+    }
     for (let i = 0; i < events.length; i += 1) {
       const event = events[i]!;
       if (event.kind === 'log.init' && seq !== 0) {
@@ -166,18 +190,25 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
     let checkpointSize = state.checkpointSize;
     let anchor = state.anchor;
     let checkpointLine: Buffer | null = null;
-    const every = options.checkpointEvery ?? { events: CHECKPOINT_EVERY_EVENTS, ms: CHECKPOINT_EVERY_MS };
+    // The checkpoint that ends the log when it is sealed for a rotation.
+    let seal: Seal | null = null;
+    let signer: LogSigner | undefined;
     const uncovered = seq - checkpointSize;
-    const due = uncovered > 0 && (options.forceCheckpoint === true || uncovered >= every.events || (anchorTs !== null && now().getTime() - Date.parse(anchorTs) >= every.ms));
-    if (due && options.signer) {
-      const signer = await options.signer();
+    const rotate = options.rotate === true || (options.rotateBytes !== undefined && state.bytes + outBytes >= options.rotateBytes);
+    const due = uncovered > 0 && (options.forceCheckpoint === true || rotate || isCheckpointDue(uncovered, now().getTime(), anchorTs === null ? null : Date.parse(anchorTs), options.checkpointEvery ?? DEFAULT_CADENCE));
+    if ((due || rotate) && options.signer) {
+      signer = await options.signer();
       if (signer) {
         const vouch = memory.refusal ? null : vouchForLog({ fd, file, end: state.bytes, pending: Buffer.concat(out, outBytes), cachedAnchor: state.anchor, memory, vkey: signer.vkey });
-        if (vouch?.ok) {
+        if (vouch?.ok && !due) {
+          // Nothing new to sign: the log already ends with the checkpoint of every event, which the check just verified.
+          seal = { size: seq, root: vouch.frontier.root().toString('hex'), note: readLastCheckpoint(fd, state).note };
+        } else if (vouch?.ok) {
           const root = vouch.frontier.root();
           const note = signCheckpointNote(signer, seq, root);
           checkpointLine = Buffer.from(serializeCheckpoint({ kind: 'checkpoint', log: options.origin, note, root: root.toString('hex'), size: seq, v: 1 }), 'utf8');
           checkpoint = { size: seq, root: root.toString('hex'), note };
+          seal = checkpoint;
           checkpointSize = seq;
           anchorTs = lastTs;
           anchor = { offset: state.bytes + outBytes, size: seq, frontier: vouch.frontier.hashes.map((hash) => hash.toString('hex')) };
@@ -226,15 +257,90 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
     };
     state = next;
     memory.state = next;
-    if (options.saveState !== false) saveTailState(file, next);
+    memory.file = { dev: stat.dev, ino: stat.ino };
+    let rotated: AppendResult['rotated'];
+    if (rotate && seal && signer) {
+      const started = startNewSegment({ file, fd, end: next.bytes, seal, origin: options.origin, vkey: signer.vkey, signer, actor: options.recoverActor ?? events[0]?.actor ?? { sub: 'agentauth' }, now: now() });
+      rotated = { sealed: started.sealed, segment: started.segment, size: seal.size, root: seal.root };
+      // The events this process wrote are covered by the seal: it starts afresh on the new segment.
+      startMemoryOnNewSegment(file, memory);
+    } else if (options.rotate === true && !refused) {
+      throw new AgentAuthError('AUDIT_ROTATE_FAILED', ExitCode.keystore, `cannot rotate ${file}: sealing it needs the log key`, { hint: 'run agentauth audit rotate (it unlocks the keystore)' });
+    }
+    if (options.saveState !== false || rotated) saveTailState(file, memory.state ?? next);
     const result: AppendResult = { seqs, size: seq };
     if (checkpoint) result.checkpoint = checkpoint;
+    if (checkpoint) result.head = { size: checkpoint.size, root: checkpoint.root };
+    else if (options.forceCheckpoint === true && seq > 0 && checkpointSize === seq && !refused) {
+      const last = readLastCheckpoint(fd, state);
+      result.head = { size: last.size, root: last.root };
+    }
     if (recovered) result.recovered = recovered;
     if (refused) result.refused = refused;
+    if (rotated) result.rotated = rotated;
     return result;
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A long-running writer whose file was rotated by another process since its
+ * last append vouches for its own events in the sealed segment (rotate.ts)
+ * and starts afresh on the new one. Returns what to record when its events
+ * are gone from the sealed segment: the new segment continues a rewritten
+ * log, and is marked so that no writer signs over it.
+ */
+async function followRotationIfAny(file: string, fd: number, stat: { dev: number; ino: number }, state: TailState, options: AppendOptions, memory: WriterMemory): Promise<{ missing: number; reason: string } | null> {
+  // Another inode, or (inode numbers are reused at once on many filesystems) another first line.
+  const moved =
+    memory.file !== null &&
+    (memory.file.dev !== stat.dev || memory.file.ino !== stat.ino || (memory.firstLeaf !== null && state.events > 0 && readFirstLeaf(fd, state.bytes) !== memory.firstLeaf));
+  if (!moved || memory.refusal !== null) return null;
+  if (memory.anchor === null && memory.own.length === 0) {
+    // Nothing of ours to vouch for; a new segment is still the log this process writes to now.
+    if (readSegmentHead(readLineFrom(fd, 0, state.bytes))?.previous) memory.firstLeaf = null;
+    return null;
+  }
+  const vkey = (await options.signer?.())?.vkey ?? options.vkey;
+  const followed = vkey ? followRotation(file, fd, state.bytes, memory, vkey) : { ok: false as const, reason: 'no verifier key to check the sealed segment with', missing: null };
+  // Not a rotation (the log was replaced): the usual check refuses it before anything is signed.
+  if (followed === null) return null;
+  memory.own.clear();
+  memory.anchor = null;
+  memory.firstLeaf = null;
+  if (followed.ok) return null;
+  memory.refusal = refusalError(file, followed.reason);
+  return followed.missing === null ? null : { missing: followed.missing, reason: followed.reason };
+}
+
+/** After this process rotated the log itself: what it knows is the new segment's. */
+function startMemoryOnNewSegment(file: string, memory: WriterMemory): void {
+  const fd = openOwnFileForAppend(file);
+  try {
+    const stat = fstatSync(fd);
+    const state = loadTailState(file, fd, stat.size, null);
+    // The new segment is a log.init and its checkpoint of size 1, both written by this process.
+    const anchor = state.lastLeaf === null ? null : { offset: state.bytes - state.tailLen, size: 1, frontier: [state.lastLeaf] };
+    memory.state = { ...state, anchor };
+    memory.anchor = anchor;
+    memory.own.clear();
+    memory.firstLeaf = state.lastLeaf;
+    memory.file = { dev: stat.dev, ino: stat.ino };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The checkpoint the log ends with (the caller knows it ends with one; a reader verifies it before relying on it). */
+function readLastCheckpoint(fd: number, state: TailState): { size: number; root: string; note: string } {
+  const line = readLineFrom(fd, state.bytes - state.tailLen, state.bytes);
+  const last = line ? parseLine(line) : null;
+  const { size, root, note } = last ?? {};
+  if (last?.['kind'] !== 'checkpoint' || typeof size !== 'number' || typeof root !== 'string' || typeof note !== 'string') {
+    throw new AgentAuthError('AUDIT_NO_CHECKPOINT', ExitCode.checkFailed, 'the audit log does not end with a checkpoint');
+  }
+  return { size, root, note };
 }
 
 function refusalError(file: string, reason: string): AgentAuthError {
@@ -243,15 +349,6 @@ function refusalError(file: string, reason: string): AgentAuthError {
   });
 }
 
-function exists(file: string): boolean {
-  try {
-    lstatSync(file);
-    return true;
-  } catch (error) {
-    if (isMissingFileError(error)) return false;
-    throw error;
-  }
-}
 
 function readFirstLeaf(fd: number, end: number): string | null {
   const line = readLineFrom(fd, 0, end);
@@ -277,7 +374,7 @@ function fsyncAsync(fd: number): Promise<void> {
 function moveTornTail(file: string, fd: number, offset: number, size: number): NonNullable<AppendResult['recovered']> {
   const fragment = Buffer.alloc(size - offset);
   readInto(fd, fragment, 0, fragment.length, offset);
-  const sidecar = tornFileFor(file, offset);
+  const sidecar = freeTornFileFor(file, offset);
   writeFileAtomic(sidecar, fragment);
   ftruncateSync(fd, offset);
   fsyncSync(fd);

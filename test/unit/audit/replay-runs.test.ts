@@ -24,7 +24,7 @@ const request = (jti: string, secret: string) => ({
 
 async function replay(events: object[]) {
   await appendEvents(fixture.file, events as never, fixture.options({ forceCheckpoint: true }));
-  return replayLog(fixture.file, { vkey: fixture.vkey }, {}, () => {});
+  return replayLog([fixture.file], { vkey: fixture.vkey }, {}, () => {});
 }
 
 describe('replay pairs runs by run id', () => {

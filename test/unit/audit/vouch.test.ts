@@ -23,7 +23,8 @@ afterEach(() => f.cleanup());
 
 describe('a writer signs only a log it can vouch for', () => {
   it('an appender whose events were removed and the chain re-linked (and .state deleted) refuses, and says so in the log', async () => {
-    const appender = createAuditAppender({ file: f.file, origin: f.origin, vkey: f.vkey, signer: f.signer, maxDelayMs: 1, now: () => new Date('2026-11-22T13:00:00.000Z') });
+    // (Within the hour of the log's last checkpoint: no automatic checkpoint comes between the appends and the rewrite.)
+    const appender = createAuditAppender({ file: f.file, origin: f.origin, vkey: f.vkey, signer: f.signer, maxDelayMs: 1, now: () => new Date('2026-11-22T12:30:00.000Z') });
     await appender.append(mintEvent(10));
     await appender.append(requestEvent('/secret-a'));
     await appender.append(requestEvent('/secret-b'));
