@@ -27,9 +27,9 @@ export async function runCommand(ctx: Context, command: string[], flags: RunFlag
   const [file, ...args] = command;
   if (!file) throw usageError('NO_COMMAND', 'no command to run', { hint: 'agentauth run [--agent NAME] -- CMD [ARGS…]' });
   // This process serves the child for as long as it runs: keep its heap
-  // small from the start (see core/heap.ts), before set-up grows it.
-  const { tuneHeapForLongRun } = await import('../../core/heap.js');
-  tuneHeapForLongRun();
+  // small from the start (see heap.ts), before set-up grows it.
+  const { tuneHeapForLongRun } = await import('./heap.js');
+  tuneHeapForLongRun(ctx.env);
   const probe = startSandboxProbe(ctx, flags);
 
   const run = await startRunGateway(ctx, flags, basename(file)).catch((error: unknown) => {
