@@ -108,6 +108,70 @@ function runShell(script: string, agent = 'coder', env: Record<string, string> =
   return fake.runAsUser(t, ['run', '--agent', agent, '--', 'sh', '-c', script], { env, timeoutMs: 60_000 });
 }
 
+describe.skipIf(skip)('interactive Claude Code under tmux', () => {
+  it('asks about the "custom API key" once: the second run with the same agent goes straight to the prompt', async (ctx) => {
+    const tmux = await execa('tmux', ['-V'], { reject: false });
+    skipWithout(ctx, tmux.exitCode === 0 ? null : 'tmux (apt-get install tmux)');
+    const project = join(t.dir, 'project');
+    mkdirSync(project, { recursive: true });
+    // A folder Claude Code was already told to trust, so that its only question can be the key's.
+    const state = JSON.parse(readFileSync(join(t.dir, '.claude.json'), 'utf8')) as { projects: Record<string, unknown> };
+    state.projects[project] = { hasTrustDialogAccepted: true, hasCompletedProjectOnboarding: true, allowedTools: [] };
+    writeFileSync(join(t.dir, '.claude.json'), JSON.stringify(state));
+    const socket = `aa-claude-${randomBytes(4).toString('hex')}`;
+    const wrapper = join(t.dir, 'claude-tui.sh');
+    const exports = Object.entries({ ...t.env, ...CLAUDE_ENV, TERM: 'xterm-256color' }).map(([key, value]) => `export ${key}=${shellQuote(value)}`).join('\n');
+    const [line] = snippetLines('tour').filter((entry) => entry.startsWith('agentauth run'));
+    const command = [...fake.wrapArgs, process.execPath, join(REPO_ROOT, 'bin/agentauth.js'), ...argsOf(line!)].map(shellQuote).join(' ');
+    writeFileSync(wrapper, `${exports}\ncd ${shellQuote(project)}\n${command}\necho "EXIT=$?"\nsleep 60\n`);
+    chmodSync(wrapper, 0o700);
+    const tm = (...args: string[]) => execa('tmux', ['-L', socket, '-f', '/dev/null', ...args], { reject: false });
+    const screen = async () => (await tm('capture-pane', '-p', '-t', 'cc')).stdout;
+    const waitFor = async (pattern: RegExp, ms = 60_000) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const content = await screen();
+        if (pattern.test(content)) return content;
+        if (Date.now() > deadline) throw new Error(`tmux screen never showed ${pattern}:\n${content}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    };
+    const approvedKeys = () => (JSON.parse(readFileSync(join(t.dir, '.claude.json'), 'utf8')) as { customApiKeyResponses?: { approved?: string[] } }).customApiKeyResponses?.approved ?? [];
+    const session = async (answer: boolean) => {
+      await tm('new-session', '-d', '-x', '120', '-y', '40', '-s', 'cc', `sh ${wrapper}`);
+      try {
+        const first = await waitFor(/custom API key|Try "|\? for shortcuts/);
+        const asked = /custom API key/.test(first);
+        if (asked && answer) {
+          // "No (recommended)" is the default: choose "Yes".
+          await tm('send-keys', '-t', 'cc', 'Up');
+          await tm('send-keys', '-t', 'cc', 'Enter');
+          await waitFor(/Try "|\? for shortcuts/);
+          // Claude Code writes its answer to ~/.claude.json on its own time: exit only once it is there.
+          for (let i = 0; i < 100 && approvedKeys().length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const ready = await screen();
+        await tm('send-keys', '-t', 'cc', 'C-c');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await tm('send-keys', '-t', 'cc', 'C-c');
+        await waitFor(/EXIT=\d+/, 20_000);
+        return { asked, ready };
+      } finally {
+        await tm('kill-server');
+      }
+    };
+    const first = await session(true);
+    expect(first.asked, first.ready).toBe(true);
+    // What Claude Code remembered: the placeholder's last 20 characters (never the real key's).
+    const approved = approvedKeys();
+    expect(approved).toHaveLength(1);
+    expect(fake.keys.anthropic.endsWith(approved[0]!)).toBe(false);
+    const second = await session(false);
+    expect(second.asked, second.ready).toBe(false);
+    expect(second.ready).not.toMatch(/Not logged in|Invalid API key/);
+  }, 180_000);
+});
+
 describe.skipIf(skip)('clients with the presets', () => {
   it('Claude Code with an apiKeyHelper that prints the placeholder: both x-api-key and Authorization: Bearer are swapped', async () => {
     const before = fake.anthropicSeen.length;
