@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO_ROOT } from '../helpers/cli.js';
-import { makeScenario, mustRun, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
+import { makeScenario, mustRun, readAuditLines, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
 import { skipWithout } from '../helpers/prerequisites.js';
 
 let s: Scenario;
@@ -37,6 +37,12 @@ describe('exit status', () => {
     writeFileSync(file, 'echo hi\n', { mode: 0o644 });
     const notExec = await s.home.run(['run', '--agent', 'coder', '--', file]);
     expect(notExec.code).toBe(126);
+    // Neither child started: each run wrote run.fail with its exit status and why, never run.start.
+    const fails = readAuditLines(s.home).filter((line) => line['kind'] === 'run.fail').map((line) => line['data'] as Record<string, unknown>);
+    expect(fails.slice(-2)).toEqual([
+      expect.objectContaining({ command: 'no-such-command-xyz', exit_code: 127, code: 'COMMAND_NOT_FOUND', reason: 'command not found: no-such-command-xyz' }),
+      expect.objectContaining({ command: 'not-exec.sh', exit_code: 126, code: 'COMMAND_NOT_EXECUTABLE', reason: expect.stringContaining('cannot execute') }),
+    ]);
   });
 
   it("agentauth's own failures before the child starts are 125", async () => {
