@@ -187,7 +187,7 @@ describe.skipIf(skip)('clients with the presets', () => {
     }
   });
 
-  it('@anthropic-ai/sdk (Authorization: Bearer) on Node 20, through the preload and the gateway', async () => {
+  it(`@anthropic-ai/sdk (Authorization: Bearer) on Node ${process.versions.node}, through the gateway (Node 20: run's preload)`, async () => {
     const r = await runShell(`"${process.execPath}" "${join(REPO_ROOT, 'test/fixtures/gateway/anthropic-sdk-client.mjs')}"`);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(FAKE_REPLY);
