@@ -1,7 +1,7 @@
 // `agentauth audit …` (audit-log.md). Declared apart from cli.ts so the audit
 // surface can be read in one place.
 import type { Command } from 'commander';
-import type { CliKit } from './cli.js';
+import type { CliKit } from './cli-kit.js';
 
 export function declareAuditCommands(program: Command, kit: CliKit): void {
   const { act, withJson, withKeystoreOptions } = kit;

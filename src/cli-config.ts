@@ -1,6 +1,6 @@
 // `agentauth config list|get|set|unset` (settings.ts holds the keys).
 import type { Command } from 'commander';
-import type { CliKit } from './cli.js';
+import type { CliKit } from './cli-kit.js';
 
 export function declareConfigCommands(program: Command, kit: CliKit): void {
   const { act, withJson } = kit;

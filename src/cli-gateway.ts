@@ -1,7 +1,7 @@
 // `agentauth secret|grant|run` (gateway.md). Each action lazy-imports its
 // module: the gateway's TLS and X.509 code loads only for `run`.
 import { Option, type Command } from 'commander';
-import type { CliKit } from './cli.js';
+import type { CliKit } from './cli-kit.js';
 import { PRESETS } from './core/presets.js';
 
 function renderPresetHelp(): string {

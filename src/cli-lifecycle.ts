@@ -1,7 +1,7 @@
 // `agentauth backup | restore | passphrase change | migrate | reset`: the
 // lifecycle of an install that runs for years and moves between machines.
 import { Option, type Command } from 'commander';
-import type { CliKit } from './cli.js';
+import type { CliKit } from './cli-kit.js';
 
 export function declareLifecycleCommands(program: Command, kit: CliKit): void {
   const { act, withJson, withKeystoreOptions } = kit;

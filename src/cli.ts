@@ -1,9 +1,9 @@
 // The command tree. Each action lazy-imports its module from src/commands/,
 // so `agentauth token mint` never loads the TLS gateway or the prompts.
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode } from './core/errors.js';
-import { createContext, type Context } from './commands/context.js';
-import { SCHEMA_VERSION, type CommandResult } from './commands/result.js';
+import { createContext, type Context, type ProcessContext } from './commands/context.js';
+import { SCHEMA_VERSION, type CommandResult, type Outcome } from './commands/result.js';
+import type { CliKit } from './cli-kit.js';
 import { declareAuditCommands } from './cli-audit.js';
 import { declareGatewayCommands } from './cli-gateway.js';
 import { declareConfigCommands } from './cli-config.js';
@@ -11,37 +11,29 @@ import { declareLifecycleCommands } from './cli-lifecycle.js';
 
 import { VERSION } from './version.js';
 
-/** Shared plumbing handed to the per-area declaration files. */
-export interface CliKit {
-  /** Wraps an action: builds the context, runs the command, prints its result. */
-  act<A extends unknown[]>(body: (ctx: Context, ...args: A) => Promise<CommandResult>): (...args: A) => Promise<void>;
-  /** Adds --passphrase-file / --passphrase-stdin to a command that opens the keystore. */
-  withKeystoreOptions(command: Command): Command;
-  /** Adds --json. */
-  withJson(command: Command): Command;
-}
-
-export async function runCli(argv: string[]): Promise<number> {
-  let exitCode: number = ExitCode.ok;
-  const program = createProgram((code) => (exitCode = code));
+/** Runs one command line; src/main.ts turns the outcome (or what it throws) into the exit status. */
+export async function runCli(base: ProcessContext): Promise<Outcome> {
+  let outcome: Outcome = 'ok';
+  const program = createProgram(base, (result) => (outcome = result));
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync([...base.argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.unknownOption') suggestDoubleDash(program, argv);
+      if (error.code === 'commander.unknownOption') suggestDoubleDash(base, program);
       // Help and --version are "errors" to commander; everything else is usage.
-      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      return error.exitCode === 0 ? 'ok' : 'usage';
     }
     throw error;
   }
-  return exitCode;
+  return outcome;
 }
 
 /**
  * `agentauth run --agent x ls -la`: commander sees -la as run's option. When
  * the command's words came before any `--`, show the line with `--` in place.
  */
-function suggestDoubleDash(program: Command, argv: string[]): void {
+function suggestDoubleDash(base: ProcessContext, program: Command): void {
+  const argv = base.argv;
   const at = argv.indexOf('run');
   if (at === -1 || argv.includes('--') || argv.slice(0, at).some((word) => !word.startsWith('-'))) return;
   const run = program.commands.find((command) => command.name() === 'run')!;
@@ -52,31 +44,27 @@ function suggestDoubleDash(program: Command, argv: string[]): void {
   }
   if (i >= argv.length) return;
   const fixed = ['agentauth', ...argv.slice(0, i), '--', ...argv.slice(i)].map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`));
-  process.stderr.write(`hint: to pass flags to the command, put -- before it: ${fixed.join(' ')}\n`);
+  base.stderr.write(`hint: to pass flags to the command, put -- before it: ${fixed.join(' ')}\n`);
 }
 
-/** The whole command tree; also walked by the completion generator. */
-export function createProgram(onExitCode: (code: number) => void = () => {}): Command {
+/**
+ * The whole command tree; also walked by the completion and man page
+ * generators (scripts/), which never run an action.
+ */
+export function createProgram(base?: ProcessContext, onOutcome: (outcome: Outcome) => void = () => {}): Command {
   const program = new Command('agentauth');
   const kit: CliKit = {
     act:
       (body) =>
       async (...args) => {
+        if (!base) throw new Error('createProgram() without a process context cannot run commands');
         // Commander passes (…operands, options, command); options carry --json.
         const command = args[args.length - 1] as Command;
-        const opts = command.optsWithGlobals() as { json?: boolean; color?: boolean };
-        const io = {
-          stdout: process.stdout,
-          stderr: process.stderr,
-          // Touching process.stdin builds a stream (net, readline…): only when a command reads it.
-          get stdin() {
-            return process.stdin;
-          },
-        };
-        const ctx = createContext(process.env, io, opts.color !== false);
+        const opts = command.optsWithGlobals() as { json?: boolean };
+        const ctx = createContext(base);
         const result = await body(ctx, ...args);
         printResult(ctx, result, opts.json === true);
-        onExitCode(result.exitCode ?? ExitCode.ok);
+        onOutcome(result.outcome ?? 'ok');
       },
     withKeystoreOptions: (command) =>
       command
@@ -92,6 +80,7 @@ export function createProgram(onExitCode: (code: number) => void = () => {}): Co
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)
     .exitOverride()
+    .configureOutput({ writeOut: (text) => void base?.stdout.write(text), writeErr: (text) => void base?.stderr.write(text) })
     .addHelpText(
       'after',
       `
@@ -118,12 +107,12 @@ Files: AGENTAUTH_HOME=DIR keeps everything in DIR (default: XDG folders).`,
 
 function printResult(ctx: Context, result: CommandResult, json: boolean): void {
   if (json) {
-    ctx.io.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...result.data })}\n`);
+    ctx.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...result.data })}\n`);
     return;
   }
   if (!result.render) return;
   const text = result.render(ctx.style);
-  if (text.length > 0) ctx.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  if (text.length > 0) ctx.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -297,11 +286,11 @@ Example (Pi, passphrase from systemd): AGENTAUTH_PASSPHRASE_FILE=%d/pass agentau
   program
     .command('manpage', { hidden: true })
     .description('print the manual page (roff)')
-    .action(act(async (ctx) => (await import('./commands/manpage.js')).manpageCommand(ctx)));
+    .action(act(async (ctx) => (await import('./commands/manpage.js')).manpageCommand(ctx, program)));
 
   program
     .command('completion')
     .argument('<shell>', 'bash, zsh or fish')
     .description('print the shell completion script')
-    .action(act(async (ctx, shell) => (await import('./commands/completion.js')).completionCommand(ctx, shell as string)));
+    .action(act(async (ctx, shell) => (await import('./commands/completion.js')).completionCommand(ctx, shell as string, program)));
 }

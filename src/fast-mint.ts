@@ -9,6 +9,7 @@ import { callServe, mintRequest, readMintAnswer } from './core/serve/client.js';
 import { resolveSocketPath } from './core/serve/socket-path.js';
 
 import type { MintCall } from './core/mint.js';
+import type { ProcessContext } from './commands/context.js';
 
 export interface FastMintArgs {
   call: MintCall;
@@ -69,17 +70,18 @@ export function parseFastMint(rest: readonly string[]): FastMintArgs | null {
 
 /**
  * Mints through the socket when `argv` is a plain `token mint` and a serve
- * of ours answers. Returns the exit code, or undefined to run the full CLI.
+ * of ours answers. True when it printed the token; false to run the full CLI.
+ * A refusal throws the error a direct mint would have thrown.
  */
-export async function tryFastMint(argv: readonly string[], env: Record<string, string | undefined>): Promise<number | undefined> {
-  const args = parseFastMint(argv.slice(2));
-  if (!args) return undefined;
+export async function tryFastMint(base: Pick<ProcessContext, 'argv' | 'env' | 'stdout'>): Promise<boolean> {
+  const args = parseFastMint(base.argv.slice(2));
+  if (!args) return false;
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;
-  const result = await callServe(resolveSocketPath(env), mintRequest(args.call), { uid });
+  const result = await callServe(resolveSocketPath(base.env), mintRequest(args.call), { uid });
   // Nothing listening (or a socket that is not ours, which the full command explains): mint directly.
-  if (!result.answered) return undefined;
+  if (!result.answered) return false;
   const data = readMintAnswer(result.answer);
-  process.stdout.write(args.json ? `${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...data })}\n` : `${data.token}\n`);
-  return 0;
+  base.stdout.write(args.json ? `${JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...data })}\n` : `${data.token}\n`);
+  return true;
 }
 

@@ -1,7 +1,8 @@
 // `agentauth audit …`: verify, replay, trust, prove, verify-proof, checkpoint, rotate, vkey, tail.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync, watchFile, unwatchFile } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync, watchFile, unwatchFile } from 'node:fs';
 import { readConfig } from '../core/config.js';
-import { ExitCode, notFoundError, usageError } from '../core/errors.js';
+import { notFoundError, usageError } from '../core/errors.js';
+import { readUserFile } from '../core/user-file.js';
 import { writePrivateFileAtomic } from '../core/fs-safe.js';
 import { requireEntry, entryName } from '../core/keystore/index.js';
 import { loadLogSigner, parseVkey, type LogVerifierKey } from '../core/audit/log-key.js';
@@ -96,11 +97,7 @@ async function chooseVkey(ctx: Context, inputs: LogInputs, flag: string | undefi
 
 function readTrusted(flags: VerifyFlags): string | undefined {
   if (flags.trusted === undefined) return undefined;
-  try {
-    return readFileSync(flags.trusted, 'utf8');
-  } catch (error) {
-    throw notFoundError('NO_TRUSTED_CHECKPOINT', `cannot read the trusted checkpoint ${flags.trusted} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  return readUserFile(flags.trusted, '--trusted').toString('utf8');
 }
 
 /** The verification options every reading command shares: key, trusted checkpoint, and a progress line on a terminal. */
@@ -109,15 +106,15 @@ async function readOptions(ctx: Context, inputs: LogInputs, flags: VerifyFlags):
   const trusted = readTrusted(flags);
   const options: ChainOptions = { ...(vkey !== undefined ? { vkey } : {}), ...(trusted !== undefined ? { trusted } : {}) };
   const total = inputs.files.reduce((sum, file) => sum + statSync(file).size, 0);
-  const progress = startProgress(ctx.io.stderr, 'verifying the audit log', total);
+  const progress = startProgress(ctx.stderr, 'verifying the audit log', total);
   if (progress) options.onChainProgress = (done) => progress.update(done);
   return { options, done: () => progress?.end() };
 }
 
-function verifyExitCode(chain: ChainReport, strict: boolean): number {
-  if (!chain.ok) return ExitCode.checkFailed;
-  if (strict && chain.segments.some((s) => s.report.warnings.length > 0)) return ExitCode.checkFailed;
-  return ExitCode.ok;
+function verifyOutcome(chain: ChainReport, strict: boolean): 'ok' | 'checkFailed' {
+  if (!chain.ok) return 'checkFailed';
+  if (strict && chain.segments.some((s) => s.report.warnings.length > 0)) return 'checkFailed';
+  return 'ok';
 }
 
 /** Warnings a human must see even when stdout goes to a file. */
@@ -144,8 +141,8 @@ export async function verifyCommand(ctx: Context, args: readonly string[], flags
   }
   const strict = flags.strict === true;
   warnOnStderr(ctx, chain);
-  const exitCode = verifyExitCode(chain, strict);
-  const ok = exitCode === ExitCode.ok;
+  const outcome = verifyOutcome(chain, strict);
+  const ok = outcome === 'ok';
   if (!inputs.chain) {
     // One file: the report as audit-log.md describes it.
     const report = chain.segments[0]!.report;
@@ -155,7 +152,7 @@ export async function verifyCommand(ctx: Context, args: readonly string[], flags
     return {
       data: { ...report, error, verified: chain.ok, ok, strict, ...(continues ? { segment: continues.segment, previous: continues.previous } : {}) },
       render: (style) => renderVerify({ ...report, error: error as VerifyReport['error'] }, strict, ok, style, continues),
-      exitCode,
+      outcome,
     };
   }
   return {
@@ -170,7 +167,7 @@ export async function verifyCommand(ctx: Context, args: readonly string[], flags
       segments: chain.segments.map((s) => ({ ...s.report, segment: s.segment, previous: s.previous })),
     },
     render: (style) => renderChain(chain, strict, ok, style),
-    exitCode,
+    outcome,
   };
 }
 
@@ -210,7 +207,7 @@ export async function replayCommand(ctx: Context, args: readonly string[], flags
   const { options, done } = await readOptions(ctx, inputs, flags);
   // Events are held until the whole log has verified: nothing from a tampered log is printed as fact.
   const events: ReplayEvent[] = [];
-  if (json) ctx.io.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, type: 'header', files: inputs.files, file: inputs.files.at(-1), filters })}\n`);
+  if (json) ctx.stdout.write(`${JSON.stringify({ schemaVersion: SCHEMA_VERSION, type: 'header', files: inputs.files, file: inputs.files.at(-1), filters })}\n`);
   const { replayLog } = await import('../core/audit/replay.js');
   let result;
   try {
@@ -220,11 +217,11 @@ export async function replayCommand(ctx: Context, args: readonly string[], flags
   }
   const { chain } = result;
   warnOnStderr(ctx, chain);
-  const exitCode = verifyExitCode(chain, flags.strict === true);
+  const outcome = verifyOutcome(chain, flags.strict === true);
   if (chain.ok) {
     if (json) {
-      for (const event of events) ctx.io.stdout.write(`${JSON.stringify({ type: 'event', ...event })}\n`);
-      for (const violation of result.violations) ctx.io.stdout.write(`${JSON.stringify({ type: 'violation', ...violation })}\n`);
+      for (const event of events) ctx.stdout.write(`${JSON.stringify({ type: 'event', ...event })}\n`);
+      for (const violation of result.violations) ctx.stdout.write(`${JSON.stringify({ type: 'violation', ...violation })}\n`);
     }
   } else {
     ctx.warn(`the log did not verify (${chain.error?.code ?? '?'}): nothing is replayed`);
@@ -233,7 +230,7 @@ export async function replayCommand(ctx: Context, args: readonly string[], flags
   return {
     data: {
       type: 'summary',
-      ok: exitCode === ExitCode.ok,
+      ok: outcome === 'ok',
       verified: chain.ok,
       error: chain.error,
       warnings: chain.segments.flatMap((s) => s.report.warnings),
@@ -247,7 +244,7 @@ export async function replayCommand(ctx: Context, args: readonly string[], flags
       if (!chain.ok) return inputs.chain ? renderChain(chain, false, false, style) : renderVerify(chain.segments[0]!.report, false, false, style);
       return [...events.map((e) => renderReplayEvent(e, style, time)), renderReplay(result, style)].join('\n');
     },
-    exitCode,
+    outcome,
   };
 }
 
@@ -326,13 +323,9 @@ export async function verifyProofCommand(ctx: Context, file: string | undefined,
   let text: string;
   if (file === undefined || file === '-') {
     const { readAllStdin } = await import('./context.js');
-    text = await readAllStdin(ctx.io.stdin);
+    text = await readAllStdin(ctx.stdin);
   } else {
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw notFoundError('NO_PROOF_FILE', `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
+    text = readUserFile(file, 'audit verify-proof').toString('utf8');
   }
   let proof: unknown;
   try {
@@ -343,7 +336,7 @@ export async function verifyProofCommand(ctx: Context, file: string | undefined,
   const key = trustedKey(ctx, flags.vkey);
   const { verifyProof } = await import('../core/audit/prove.js');
   const check = verifyProof(proof, key);
-  return { data: { ...check }, render: (style) => renderProofCheck(check, style), exitCode: check.ok ? ExitCode.ok : ExitCode.checkFailed };
+  return { data: { ...check }, render: (style) => renderProofCheck(check, style), outcome: check.ok ? 'ok' : 'checkFailed' };
 }
 
 function trustedKey(ctx: Context, flag: string | undefined): LogVerifierKey {
@@ -357,7 +350,7 @@ function trustedKey(ctx: Context, flag: string | undefined): LogVerifierKey {
 
 /** `--vkey` is the key itself or a file holding it. */
 function readVkeyFlag(flag: string): { text: string; key: LogVerifierKey } {
-  const text = existsSync(flag) ? readFileSync(flag, 'utf8').trim() : flag;
+  const text = existsSync(flag) ? readUserFile(flag, '--vkey').toString('utf8').trim() : flag;
   const key = parseVkey(text);
   if (!key) throw usageError('BAD_VKEY', `--vkey is not a C2SP Ed25519 verifier key (origin+keyid+base64) nor a file holding one: ${flag}`);
   return { text, key };
@@ -431,14 +424,14 @@ export async function tailCommand(ctx: Context, flags: TailFlags): Promise<Comma
     };
   }
   // --follow: print what exists, then new complete lines as they are appended, until interrupted.
-  const print = (line: string) => ctx.io.stdout.write(`${json ? line : renderTailLine(line, ctx.style, time)}\n`);
+  const print = (line: string) => ctx.stdout.write(`${json ? line : renderTailLine(line, ctx.style, time)}\n`);
   lines.forEach(print);
   let position = statSync(file).size;
   let carry = '';
   await new Promise<void>((resolve) => {
     const poll = () => {
       // The reader went away (`| head`): a normal end.
-      if (isOutputClosed(ctx.io.stdout)) {
+      if (isOutputClosed(ctx.stdout)) {
         stop();
         return;
       }
@@ -456,7 +449,7 @@ export async function tailCommand(ctx: Context, flags: TailFlags): Promise<Comma
           parts.forEach(print);
           // A write to a reader that went away fails after this tick: end then, not at the next event.
           setImmediate(() => {
-            if (isOutputClosed(ctx.io.stdout)) stop();
+            if (isOutputClosed(ctx.stdout)) stop();
           });
         }
       } finally {

@@ -4,19 +4,12 @@
 import { requireConfig, updateConfig, type Config } from '../core/config.js';
 import { usageError } from '../core/errors.js';
 import { validateIssuer } from '../core/install.js';
-import { findSetting, parseSettingValues, readSettings, SETTINGS, type SettingKey } from '../core/settings.js';
+import { findSetting, parseSettingValues, readSettings, SETTINGS } from '../core/settings.js';
 import { renderSettings } from '../ui/render-config.js';
 import { recordEvents } from './audit-events.js';
 import type { Context } from './context.js';
 import type { CommandResult } from './result.js';
-
-export interface SettingView {
-  key: SettingKey | FieldKey;
-  value: string | string[];
-  /** False when the value is the default. */
-  set: boolean;
-  description: string;
-}
+import type { SettingView } from '../ui/render-config.js';
 
 interface Field {
   description: string;

@@ -1,25 +1,39 @@
-// What every command gets: its environment, where files live, how to talk to
-// the user, and how to obtain a passphrase. Built once per process in cli.ts.
-import { userInfo } from 'node:os';
+// What every command gets: the process's arguments, environment and streams
+// (built once, in src/main.ts), where files live, how to talk to the user,
+// and how to obtain a passphrase. Nothing below src/main.ts reads `process`
+// for these: tests and `serve` hand in their own.
+import type { Readable, Writable } from 'node:stream';
+import { homedir, userInfo } from 'node:os';
 import { isatty } from 'node:tty';
-import { isAgentAuthError, keystoreError, usageError } from '../core/errors.js';
+import { isAgentAuthError, keystoreError, usageError, type AgentAuthError } from '../core/errors.js';
 import { readUserSecretFile } from '../core/fs-safe.js';
 import { resolvePaths, type Env, type Paths } from '../core/paths.js';
 import type { PassphraseSource } from '../core/keystore/index.js';
 import { createStyle, type Style } from '../ui/style.js';
 
-export interface Io {
-  stdout: NodeJS.WriteStream | { write(text: string): unknown; isTTY?: boolean };
-  stderr: NodeJS.WriteStream | { write(text: string): unknown; isTTY?: boolean };
-  stdin: NodeJS.ReadStream;
+export type Output = Writable & { isTTY?: boolean };
+
+/** The process as main.ts sees it, once: the one place that reads `process`. */
+export interface ProcessContext {
+  argv: readonly string[];
+  env: Env;
+  /** A getter: touching process.stdin builds a stream (net, readline…), so only a command that reads it pays. */
+  readonly stdin: Readable & { isTTY?: boolean };
+  stdout: Output;
+  stderr: Output;
+  now(): Date;
+  /** Whether each stream gets colour: a terminal, and no NO_COLOR, FORCE_COLOR=0, TERM=dumb or --no-color. */
+  colour: { stdout: boolean; stderr: boolean };
+  /** The exit status main.ts gives an error, for answers that carry one (serve's socket). */
+  exitCodeOf(error: AgentAuthError): number;
 }
 
-export interface Context {
-  env: Env;
-  io: Io;
+export interface Context extends ProcessContext {
   paths: Paths;
-  /** Colours for stderr messages and human stdout, already gated on TTY/NO_COLOR. */
+  /** Colours for human stdout (render), decided for stdout. */
   style: Style;
+  /** Colours for messages on stderr, decided for stderr: a piped stdout does not take them away. */
+  stderrStyle: Style;
   /** `{"sub":"user:<os user>"}`: who the audit log says did a CLI action. */
   actor: { sub: string };
   /** True when a human can answer a prompt: stdin and stderr are terminals. */
@@ -33,9 +47,9 @@ export interface KeystoreFlags {
   passphraseStdin?: boolean;
 }
 
-export function createContext(env: Env, io: Io, colorFlag: boolean): Context {
-  const colour = colorFlag && !env['NO_COLOR'] && env['TERM'] !== 'dumb' && io.stderr.isTTY === true;
-  const style = createStyle(colour);
+export function createContext(base: ProcessContext): Context {
+  const { env } = base;
+  const stderrStyle = createStyle(base.colour.stderr);
   let user = env['USER'] || env['LOGNAME'] || 'unknown';
   if (!env['USER'] && !env['LOGNAME']) {
     try {
@@ -44,16 +58,18 @@ export function createContext(env: Env, io: Io, colorFlag: boolean): Context {
       // A uid with no passwd entry (some containers): keep "unknown".
     }
   }
-  return {
-    env,
-    io,
-    paths: resolvePaths(env),
-    style,
+  // Spread would read the stdin getter now: copy it as a getter.
+  const ctx = Object.defineProperties({} as Context, Object.getOwnPropertyDescriptors(base));
+  return Object.assign(ctx, {
+    // HOME, or (a service started without it) the account's home folder.
+    paths: resolvePaths(env, env['HOME'] ? undefined : homedir()),
+    style: createStyle(base.colour.stdout),
+    stderrStyle,
     actor: { sub: `user:${user}` },
-    interactive: isatty(0) && io.stderr.isTTY === true,
-    warn: (message) => io.stderr.write(`${style.yellow('warning:')} ${message}\n`),
-    info: (message) => io.stderr.write(`${message}\n`),
-  };
+    interactive: isatty(0) && base.stderr.isTTY === true,
+    warn: (message: string) => void base.stderr.write(`${stderrStyle.yellow('warning:')} ${message}\n`),
+    info: (message: string) => void base.stderr.write(`${message}\n`),
+  });
 }
 
 /** Where one passphrase may come from, in order; the prompt is the last resort. */
@@ -96,14 +112,14 @@ export function createChannelSource(ctx: Context, channel: PassphraseChannel): P
   type Prompts = typeof import('../ui/prompts.js');
   let terminal: import('../ui/prompts.js').Terminal | null = null;
   const openTerminal = (prompts: Prompts) => {
-    terminal ??= ctx.interactive && !channel.stdinTaken ? prompts.standardTerminal() : channel.stdinTaken ? prompts.openControllingTerminal() : null;
+    terminal ??= ctx.interactive && !channel.stdinTaken ? prompts.standardTerminal(ctx) : channel.stdinTaken ? prompts.openControllingTerminal() : null;
     return terminal;
   };
   let prompted = false;
   const source: PassphraseSource = async (purpose) => {
     const file = channel.file ?? ctx.env[channel.fileVariable];
     if (file) return readPassphraseFile(file, channel.file ? `--${flagName(channel)}` : channel.fileVariable);
-    if (channel.stdin) return stripNewline(await readAllStdin(ctx.io.stdin));
+    if (channel.stdin) return stripNewline(await readAllStdin(ctx.stdin));
     const fromEnv = ctx.env[channel.variable];
     if (fromEnv) return fromEnv;
     const prompts = ctx.interactive || channel.stdinTaken ? await import('../ui/prompts.js') : null;
@@ -176,12 +192,12 @@ function stripNewline(text: string): string {
   return text.replace(/\r?\n$/, '');
 }
 
-export async function readAllStdin(stdin: NodeJS.ReadStream): Promise<string> {
+export async function readAllStdin(stdin: Readable): Promise<string> {
   return (await readStdinBytes(stdin)).toString('utf8');
 }
 
 /** stdin as bytes, exactly as they came (secret values are stored byte for byte). */
-export async function readStdinBytes(stdin: NodeJS.ReadStream): Promise<Buffer> {
+export async function readStdinBytes(stdin: Readable): Promise<Buffer> {
   if (isatty(0)) {
     throw usageError('STDIN_IS_TERMINAL', 'expected input on stdin, but stdin is a terminal', { hint: 'pipe the value in, e.g. printf %s "$VALUE" | agentauth …' });
   }

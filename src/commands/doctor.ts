@@ -3,7 +3,6 @@
 // use one); a keychain install reached over SSH is told how to reach a bus.
 import { existsSync } from 'node:fs';
 import { readConfig, type Config } from '../core/config.js';
-import { ExitCode } from '../core/errors.js';
 import { readUserSecretFile } from '../core/fs-safe.js';
 import { renderDoctor, type DoctorCheck } from '../ui/render-core.js';
 import { createPassphraseSource, type Context, type KeystoreFlags } from './context.js';
@@ -36,8 +35,8 @@ export async function doctorCommand(ctx: Context, flags: KeystoreFlags): Promise
   const data = { backend: config?.backend ?? null, keychainUsable, ok: !failed, checks };
   // Exit 4 for what stops the install from working (its keystore); a failed check that does not (a loose mode, the sandbox) is 1.
   const keystoreBroken = checks.some((item) => item.status === 'fail' && (item.name === 'keys' || item.name === 'keychain' || item.name === 'D-Bus session bus' || item.name === 'passphrase'));
-  const exitCode = !config ? ExitCode.ok : keystoreBroken ? ExitCode.keystore : failed ? ExitCode.checkFailed : ExitCode.ok;
-  return { data, render: (style) => renderDoctor(data, style), exitCode };
+  const outcome = !config ? 'ok' : keystoreBroken ? 'keystore' : failed ? 'checkFailed' : 'ok';
+  return { data, render: (style) => renderDoctor(data, style), outcome };
 }
 
 /** serve is optional: up or not, it is information, never a failure. */
@@ -57,7 +56,7 @@ function check(status: DoctorCheck['status'], name: string, detail: string, fix?
 
 async function describeKeychain(ctx: Context, config: Config | null): Promise<{ usable: boolean; checks: DoctorCheck[] }> {
   const { probeKeychain } = await import('../core/keystore/keychain.js');
-  const probe = probeKeychain();
+  const probe = probeKeychain(ctx.env);
   const checks: DoctorCheck[] = [];
   // Before init, a keychain that does not answer only means init would pick the file backend.
   const missingLevel = config ? 'fail' : 'info';

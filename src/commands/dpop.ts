@@ -2,7 +2,7 @@
 // (RFC 9449) for shell scripts:
 //   curl -H "Authorization: DPoP $T" -H "DPoP: $(agentauth dpop proof --key K --method GET --url U --token "$T")" U
 import { writeFileSync } from 'node:fs';
-import { ExitCode, notFoundError, usageError, AgentAuthError } from '../core/errors.js';
+import { notFoundError, usageError, usageErrorFromVerify } from '../core/errors.js';
 import { dirname, resolve } from 'node:path';
 import { ensurePrivateDir, readPrivateFile } from '../core/fs-safe.js';
 import type { DpopAlgorithm, DpopKey } from '../core/dpop.js';
@@ -23,7 +23,7 @@ export async function keygenCommand(ctx: Context, file: string, opts: { alg?: st
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw usageError('FILE_EXISTS', `${file} already exists; refusing to overwrite a key`, { hint: 'pick another FILE, or remove the old key first if you really mean to' });
-    throw new AgentAuthError('CANNOT_WRITE', ExitCode.usage, `cannot write ${file} (${code ?? (error as Error).message})`);
+    throw usageError('CANNOT_WRITE', `cannot write ${file} (${code ?? (error as Error).message})`);
   }
   ctx.info(`Wrote a private ${alg} DPoP key to ${file} (mode 0600). Mint bound tokens with: agentauth token mint AGENT --aud A --dpop-key ${file}`);
   return { data: { file, alg, jkt }, render: () => jkt };
@@ -43,7 +43,7 @@ export async function proofCommand(_ctx: Context, flags: ProofFlags): Promise<Co
   try {
     proof = await createDpopProof({ key, method: flags.method, url: flags.url, ...(flags.token !== undefined ? { token: flags.token.trim() } : {}) });
   } catch (error) {
-    if (error instanceof VerifyError) throw usageError(error.code, error.message);
+    if (error instanceof VerifyError) throw usageErrorFromVerify(error);
     throw error;
   }
   return { data: { proof, jkt: key.jkt }, render: () => proof };
@@ -57,7 +57,7 @@ export async function readDpopKeyFile(file: string): Promise<DpopKey> {
   try {
     return await parseDpopKey(text.toString('utf8'));
   } catch (error) {
-    if (error instanceof VerifyError) throw usageError(error.code, `${file}: ${error.message}`);
+    if (error instanceof VerifyError) throw usageErrorFromVerify(error, `${file}: ${error.message}`);
     throw error;
   }
 }

@@ -2,7 +2,7 @@
 // secret's binding for one agent, never widens it (exit 5).
 import { updateConfig } from '../core/config.js';
 import { findAgent } from '../core/agents.js';
-import { AgentAuthError, ExitCode, usageError } from '../core/errors.js';
+import { usageError, notFoundError } from '../core/errors.js';
 import { applyGrant, assertAgentVariablesDistinct, buildGrant, findSecret } from '../core/secrets.js';
 import { renderGrant } from '../ui/render-gateway.js';
 import { recordEvents } from './audit-events.js';
@@ -25,7 +25,7 @@ export async function grantCommand(ctx: Context, agentName: string, secretName: 
       const before = agent.grants.length;
       agent.grants = agent.grants.filter((grant) => grant.secret !== secret.name);
       if (agent.grants.length === before) {
-        throw new AgentAuthError('NO_SUCH_GRANT', ExitCode.notFound, `agent "${agent.name}" holds no grant of "${secret.name}"`);
+        throw notFoundError('NO_SUCH_GRANT', `agent "${agent.name}" holds no grant of "${secret.name}"`);
       }
       agent.updatedAt = now.toISOString();
       return null;

@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type { BackendName, Config } from '../core/config.js';
 import { readConfig, requireConfig, writeConfig } from '../core/config.js';
-import { ExitCode, keystoreError, usageError } from '../core/errors.js';
+import { keystoreError, usageError } from '../core/errors.js';
 import { ensurePrivateDir } from '../core/fs-safe.js';
 import { findActiveKey } from '../core/issuer.js';
 import { defaultIssuer, planInstall, validateIssuer } from '../core/install.js';
@@ -39,7 +39,7 @@ export async function initCommand(ctx: Context, opts: InitOptions): Promise<Comm
     // Re-check under the lock: two concurrent inits must not both create keys.
     if (readConfig(ctx.paths)) throw usageError('ALREADY_INITIALISED', `agentauth is already initialised (${ctx.paths.config})`);
     const plan = await planInstall({ backend, issuer, now, createLogKey });
-    const keystore = await openBackend({ backend, installId: plan.config.installId, paths: ctx.paths, passphrase: createPassphraseSource(ctx, opts) });
+    const keystore = await openBackend({ backend, installId: plan.config.installId, paths: ctx.paths, passphrase: createPassphraseSource(ctx, opts), env: ctx.env });
     await keystore.setMany(plan.keystoreEntries);
     writeConfig(ctx.paths, plan.config);
     await recordEvents(
@@ -72,15 +72,15 @@ async function chooseBackend(ctx: Context, opts: InitOptions): Promise<BackendNa
   }
   if (requested === 'file') return 'file';
   const { probeKeychain } = await import('../core/keystore/keychain.js');
-  const probe = probeKeychain();
+  const probe = probeKeychain(ctx.env);
   if (probe.ok) return 'keychain';
   if (requested === 'keychain') {
     throw keystoreError('KEYCHAIN_UNAVAILABLE', `the keychain does not answer: ${probe.reason}`, { hint: probe.hint });
   }
   ctx.info(`No OS keychain answered (${probe.reason}).`);
   if (ctx.interactive && !opts.yes) {
-    const { promptConfirm } = await import('../ui/prompts.js');
-    if (!(await promptConfirm(`Keep the keys in an encrypted file (${ctx.paths.keystore}) instead?`))) {
+    const { promptConfirm, standardTerminal } = await import('../ui/prompts.js');
+    if (!(await promptConfirm(`Keep the keys in an encrypted file (${ctx.paths.keystore}) instead?`, standardTerminal(ctx)))) {
       throw keystoreError('NO_BACKEND', 'no keystore backend chosen', { hint: probe.hint });
     }
     return 'file';
@@ -142,8 +142,8 @@ export async function statusCommand(ctx: Context, _opts: { json?: boolean }): Pr
     keystore,
     sandbox: await describeSandbox(ctx, config),
   };
-  const exitCode = !keystore.ok ? ExitCode.keystore : files.every((file) => file.ok) ? 0 : ExitCode.checkFailed;
-  return { data, render: (style) => renderStatus(data, style), exitCode };
+  const outcome = !keystore.ok ? 'keystore' : files.every((file) => file.ok) ? 'ok' : 'checkFailed';
+  return { data, render: (style) => renderStatus(data, style), outcome };
 }
 
 function describePersistence(config: Config): string {

@@ -41,7 +41,7 @@ export async function checkKeystoreEntries(ctx: Context, config: Config, passphr
     return { ok: true, checked: false, detail: `${ctx.paths.keystore} is present (its entries are checked when it is unlocked)`, missing: [] };
   }
   try {
-    const keystore = await openConfiguredKeystore(config, ctx.paths, passphrase ?? (async () => ''));
+    const keystore = await openConfiguredKeystore(config, ctx.paths, passphrase ?? (async () => ''), ctx.env);
     const missing: string[] = [];
     for (const name of needed) if ((await keystore.get(name)) === null) missing.push(name);
     if (missing.length === 0) return { ok: true, checked: true, detail: `the ${plural(needed.length, 'entry', 'entries')} the install needs ${needed.length === 1 ? 'is' : 'are'} present (${needed.join(', ')})`, missing };

@@ -4,7 +4,7 @@
 // it (the commit point), and only then are the old backend's entries removed.
 import { existsSync } from 'node:fs';
 import { requireConfig, writeConfig, type BackendName } from '../core/config.js';
-import { AgentAuthError, ExitCode, keystoreError, usageError } from '../core/errors.js';
+import { keystoreError, usageError } from '../core/errors.js';
 import { removeFiles } from '../core/install-files.js';
 import { findDifferingEntries, openKeystore as openBackend, readAllEntries } from '../core/keystore/index.js';
 import { withFileLock } from '../core/lock.js';
@@ -26,7 +26,7 @@ export async function migrateCommand(ctx: Context, flags: MigrateFlags): Promise
   }
   if (to === 'keychain') {
     const { probeKeychain } = await import('../core/keystore/keychain.js');
-    const probe = probeKeychain();
+    const probe = probeKeychain(ctx.env);
     if (!probe.ok) throw keystoreError('KEYCHAIN_UNAVAILABLE', `the keychain does not answer: ${probe.reason}`, { hint: probe.hint });
   }
   // One source for both ends: the file backend needs it to unlock (from file) or to create (to file).
@@ -34,14 +34,14 @@ export async function migrateCommand(ctx: Context, flags: MigrateFlags): Promise
   const { config, moved } = await withFileLock(ctx.paths.config, async () => {
     const config = requireConfig(ctx.paths);
     if (config.backend !== before.backend) throw usageError('CONFIG_CHANGED', 'another agentauth process changed the backend meanwhile; run migrate again');
-    const open = (backend: BackendName) => openBackend({ backend, installId: config.installId, paths: ctx.paths, passphrase });
+    const open = (backend: BackendName) => openBackend({ backend, installId: config.installId, paths: ctx.paths, passphrase, env: ctx.env });
     const from = await open(config.backend);
     const entries = await readAllEntries(from, config.keystoreEntries);
     const target = await open(to);
     try {
       await target.setMany(entries);
       const differing = await findDifferingEntries(await open(to), entries);
-      if (differing.length > 0) throw new AgentAuthError('MIGRATE_VERIFY_FAILED', ExitCode.keystore, `the ${to} keystore did not return what was written: ${differing.join(', ')}`);
+      if (differing.length > 0) throw keystoreError('MIGRATE_VERIFY_FAILED', `the ${to} keystore did not return what was written: ${differing.join(', ')}`);
     } catch (error) {
       // Nothing changed yet: the config still names the old backend, which still holds everything.
       if (to === 'keychain') await target.deleteMany(Object.keys(entries)).catch(() => {});
@@ -54,7 +54,7 @@ export async function migrateCommand(ctx: Context, flags: MigrateFlags): Promise
     else await from.deleteMany(Object.keys(entries));
     return { config, moved: Object.keys(entries) };
   });
-  const keystore = await openBackend({ backend: to, installId: config.installId, paths: ctx.paths, passphrase });
+  const keystore = await openBackend({ backend: to, installId: config.installId, paths: ctx.paths, passphrase, env: ctx.env });
   await recordEvents(ctx, config, [{ kind: 'keystore.migrate', actor: ctx.actor, data: { from: before.backend, to, entries: moved } }], keystore);
   const data = { from: before.backend, to, entries: moved };
   return {

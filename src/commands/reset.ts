@@ -40,9 +40,9 @@ export async function resetCommand(ctx: Context, flags: ResetFlags): Promise<Com
         hint: `to go ahead, pass --yes: agentauth reset --yes${flags.purgeLog ? ' --purge-log' : ''}`,
       });
     }
-    const { promptConfirm } = await import('../ui/prompts.js');
+    const { promptConfirm, standardTerminal } = await import('../ui/prompts.js');
     const what = config ? `install ${config.installId} (${config.backend} backend, ${plural(Object.keys(config.agents).length, 'agent')}, ${plural(Object.keys(config.secrets).length, 'secret')})` : 'the files of a broken install';
-    if (!(await promptConfirm(`Delete ${what}, its keys and files ${logNote}? There is no undo without a backup.`))) {
+    if (!(await promptConfirm(`Delete ${what}, its keys and files ${logNote}? There is no undo without a backup.`, standardTerminal(ctx)))) {
       throw usageError('NOT_CONFIRMED', 'reset cancelled: nothing was removed');
     }
   }

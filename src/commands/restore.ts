@@ -6,12 +6,12 @@
 // `backup.restore` event names the backup and the `backup.create` event of
 // the old log.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { inspectBackup, openBackup, type BackupPayload } from '../core/backup.js';
 import { readConfig, writeConfig, type BackendName, type Config } from '../core/config.js';
-import { AgentAuthError, ExitCode, isAgentAuthError, keystoreError, notFoundError, usageError } from '../core/errors.js';
-import { ensurePrivateDir, isMissingFileError, writeFileAtomic } from '../core/fs-safe.js';
+import { AgentAuthError, isAgentAuthError, keystoreError, usageError } from '../core/errors.js';
+import { readUserFile } from '../core/user-file.js';
+import { ensurePrivateDir, writeFileAtomic } from '../core/fs-safe.js';
 import { listInstallFiles, readLogOrigin, removeFiles } from '../core/install-files.js';
 import { findDifferingEntries, openKeystore as openBackend, type Keystore, type PassphraseSource } from '../core/keystore/index.js';
 import { PASSPHRASE_TRIES } from '../core/keystore/file.js';
@@ -91,12 +91,7 @@ export async function restoreCommand(ctx: Context, file: string, flags: RestoreF
 }
 
 function readBackupFile(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    if (isMissingFileError(error)) throw notFoundError('BACKUP_NOT_FOUND', `no backup file at ${path}`, { hint: 'make one with: agentauth backup --out FILE' });
-    throw keystoreError('BACKUP_UNREADABLE', `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
+  return readUserFile(path, 'restore FILE', { hint: 'make one with: agentauth backup --out FILE' });
 }
 
 /** A description of what is already here, or null for a fresh home. A lone audit log does not count: restoring continues it. */
@@ -124,7 +119,7 @@ function readConfigQuietly(ctx: Context): Config | null {
  */
 async function refuseLiveKeychainInstall(ctx: Context, payload: BackupPayload, backend: BackendName, current: Config | null): Promise<void> {
   if (backend !== 'keychain' || current?.installId === payload.config.installId) return;
-  const keychain = await openBackend({ backend, installId: payload.config.installId, paths: ctx.paths, passphrase: async () => '' });
+  const keychain = await openBackend({ backend, installId: payload.config.installId, paths: ctx.paths, passphrase: async () => '', env: ctx.env });
   const live = await keychain.listNames();
   if (live.length > 0) {
     throw usageError('INSTALL_STILL_IN_KEYCHAIN', `the keychain already holds ${plural(live.length, 'entry', 'entries')} of install ${payload.config.installId}: it is still installed on this machine`, {
@@ -153,7 +148,7 @@ async function chooseBackend(ctx: Context, flags: RestoreFlags, payload: BackupP
   if (requested !== 'keychain' && requested !== 'file') throw usageError('BAD_BACKEND', `unknown backend ${JSON.stringify(requested)}: use keychain or file`);
   if (requested === 'keychain') {
     const { probeKeychain } = await import('../core/keystore/keychain.js');
-    const probe = probeKeychain();
+    const probe = probeKeychain(ctx.env);
     if (!probe.ok) {
       throw keystoreError('KEYCHAIN_UNAVAILABLE', `the keychain does not answer: ${probe.reason}`, {
         hint: flags.backend ? probe.hint : `the backup came from a keychain install; to restore onto an encrypted file instead: agentauth restore FILE --backend file`,
@@ -170,7 +165,7 @@ async function chooseBackend(ctx: Context, flags: RestoreFlags, payload: BackupP
  */
 async function rebuild(ctx: Context, config: Config, payload: BackupPayload, flags: RestoreFlags): Promise<Keystore> {
   const passphrase = rememberPassphrase(createPassphraseSource(ctx, flags));
-  const open = () => openBackend({ backend: config.backend, installId: config.installId, paths: ctx.paths, passphrase });
+  const open = () => openBackend({ backend: config.backend, installId: config.installId, paths: ctx.paths, passphrase, env: ctx.env });
   const keystore = await open();
   try {
     // Left over from an earlier install with the same id (a second restore): not part of this one.
@@ -178,7 +173,7 @@ async function rebuild(ctx: Context, config: Config, payload: BackupPayload, fla
     if (stale.length) await keystore.deleteMany(stale);
     await keystore.setMany(payload.keystore);
     const differing = await findDifferingEntries(await open(), payload.keystore);
-    if (differing.length > 0) throw new AgentAuthError('RESTORE_VERIFY_FAILED', ExitCode.keystore, `the ${config.backend} keystore did not return what was written: ${differing.join(', ')}`);
+    if (differing.length > 0) throw keystoreError('RESTORE_VERIFY_FAILED', `the ${config.backend} keystore did not return what was written: ${differing.join(', ')}`);
     if (payload.vault) writeFileAtomic(ctx.paths.vault, `${JSON.stringify(payload.vault, null, 2)}\n`);
     if (payload.caCert !== null) writeFileAtomic(ctx.paths.caCert, payload.caCert, { mode: 0o644 });
     writeConfig(ctx.paths, config);

@@ -1,4 +1,11 @@
+import type { ErrorKind } from '../core/errors.js';
 import type { Style } from '../ui/style.js';
+
+/**
+ * How a command ended, in words: src/main.ts turns it into the exit status.
+ * `run` passes its child's status through as it is.
+ */
+export type Outcome = 'ok' | ErrorKind | { childExitCode: number };
 
 /**
  * What a command hands back: plain data (the --json document, minus
@@ -8,8 +15,8 @@ export interface CommandResult {
   data: Record<string, unknown>;
   /** Human text for stdout; omit for commands whose stdout is only data. */
   render?: (style: Style) => string;
-  /** Non-zero when the command ran but its check failed (e.g. verify). */
-  exitCode?: number;
+  /** Set when the command ran but did not succeed (e.g. verify found tampering). Default: 'ok'. */
+  outcome?: Outcome;
 }
 
 export const SCHEMA_VERSION = 1;

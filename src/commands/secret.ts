@@ -1,8 +1,8 @@
 // `secret add | list | rm | rotate` and `grant` (gateway.md, "Secrets").
 // Values never come from argv: stdin, a hidden prompt, or --from-file.
-import { readFileSync } from 'node:fs';
 import { recordKeystoreEntry, updateConfig, type Config, type SecretRecord } from '../core/config.js';
 import { AgentAuthError, usageError } from '../core/errors.js';
+import { readUserFile } from '../core/user-file.js';
 import { applyPreset } from '../core/presets.js';
 import { buildSecretRecord, describePlacement, findSecret, removeSecret, validateSecretValue, type SecretInput } from '../core/secrets.js';
 import { validateName } from '../core/names.js';
@@ -34,30 +34,24 @@ export interface SecretValueFlags extends KeystoreFlags {
 /** The value, from --from-file, piped stdin, or a hidden prompt on a terminal; never argv. */
 async function readSecretValue(ctx: Context, name: string, flags: SecretValueFlags): Promise<Buffer> {
   if (flags.fromFile !== undefined) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(flags.fromFile);
-    } catch (error) {
-      throw usageError('UNREADABLE_VALUE_FILE', `cannot read --from-file ${flags.fromFile} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-    }
-    return validateSecretValue(bytes);
+    return validateSecretValue(readUserFile(flags.fromFile, '--from-file'));
   }
-  if (ctx.io.stdin.isTTY !== true) {
+  if (ctx.stdin.isTTY !== true) {
     if (flags.passphraseStdin) {
       throw usageError('STDIN_CONFLICT', 'stdin cannot carry both the secret value and the passphrase', { hint: 'use --from-file for the value, or --passphrase-file / AGENTAUTH_PASSPHRASE_FILE for the passphrase' });
     }
-    return validateSecretValue(await readStdinBytes(ctx.io.stdin));
+    return validateSecretValue(await readStdinBytes(ctx.stdin));
   }
   if (!ctx.interactive) {
     throw usageError('VALUE_REQUIRED', `no value for secret "${name}" and no terminal to ask on`, { hint: 'pipe it in (printf %s "$KEY" | agentauth secret add …) or pass --from-file FILE' });
   }
-  const { promptSecretValue } = await import('../ui/prompts.js');
-  return validateSecretValue(await promptSecretValue(name));
+  const { promptSecretValue, standardTerminal } = await import('../ui/prompts.js');
+  return validateSecretValue(await promptSecretValue(name, standardTerminal(ctx)));
 }
 
 /** True when the value is read from stdin, which then cannot carry a passphrase too. */
 function valueFromStdin(ctx: Context, flags: SecretValueFlags): boolean {
-  return flags.fromFile === undefined && ctx.io.stdin.isTTY !== true;
+  return flags.fromFile === undefined && ctx.stdin.isTTY !== true;
 }
 
 function toSecretInput(flags: SecretAddFlags): SecretInput {

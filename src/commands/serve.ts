@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { type Config } from '../core/config.js';
 import { parseDuration } from '../core/duration.js';
-import { usageError } from '../core/errors.js';
+import { usageError, type AgentAuthError } from '../core/errors.js';
 import { createAuditAppender } from '../core/audit/appender.js';
 import type { AuditEventInput } from '../core/audit/event.js';
 import { loadLogSigner } from '../core/audit/log-key.js';
@@ -19,7 +19,7 @@ import { publishDocuments, type Published } from '../core/serve/documents.js';
 import { createHttpHandler } from '../core/serve/http.js';
 import { unlockKeys } from '../core/serve/keys.js';
 import { listenLineSocket } from '../core/serve/line-socket.js';
-import { createMintHandler } from '../core/serve/mint-handler.js';
+import { createMintHandler, refusalAnswer } from '../core/serve/mint-handler.js';
 import { resolveSocketPath } from '../core/serve/socket-path.js';
 import { VERSION } from '../version.js';
 import { createPassphraseSource, type Context, type KeystoreFlags } from './context.js';
@@ -49,7 +49,7 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
   let passphrase: string | null = null;
   const remembered: PassphraseSource = async (purpose) => (passphrase ??= await ask(purpose));
   let latest: Config = initial;
-  const holder = await unlockKeys(initial, () => openConfiguredKeystore(latest, ctx.paths, remembered), (kid) => log('key.load', { kid }));
+  const holder = await unlockKeys(initial, () => openConfiguredKeystore(latest, ctx.paths, remembered, ctx.env), (kid) => log('key.load', { kid }));
   // A long-running server on small machines: keep the heap small (see src/commands/run/heap.ts).
   const { tuneHeapForLongRun } = await import('./run/heap.js');
   const stopTuning = tuneHeapForLongRun(ctx.env);
@@ -90,6 +90,7 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
   };
 
   const startedAt = new Date().toISOString();
+  const refuse = (error: AgentAuthError) => refusalAnswer(error, ctx.exitCodeOf(error));
   let httpUrl: string | null = null;
   const line = await listenLineSocket(
     socketPath,
@@ -97,8 +98,9 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
       mint,
       ping: () => ({ pid: process.pid, version: VERSION, backend: initial.backend, socket: socketPath, http: httpUrl, startedAt }),
       onFailure: (error) => log('serve.error', { message: (error as Error).message ?? String(error) }),
+      refuse,
     }),
-    { uid, warn: (message) => log('serve.warning', { message }) },
+    { uid, warn: (message) => log('serve.warning', { message }), refuse },
   );
 
   let http: Server | null = null;
@@ -242,6 +244,6 @@ function createLog(ctx: Context): (event: string, fields?: LogFields) => void {
         const text = String(value);
         return `${key}=${/^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)}`;
       });
-    ctx.io.stderr.write(`${new Date().toISOString()} ${event}${parts.length ? ` ${parts.join(' ')}` : ''}\n`);
+    ctx.stderr.write(`${new Date().toISOString()} ${event}${parts.length ? ` ${parts.join(' ')}` : ''}\n`);
   };
 }

@@ -9,5 +9,5 @@ export function loadConfig(ctx: Context): Config {
 
 /** `stdinTaken`: stdin carried data (a secret's value), so a passphrase prompt goes to the controlling terminal. */
 export function openKeystore(ctx: Context, config: Config, flags: KeystoreFlags, options: { stdinTaken?: boolean } = {}): Promise<Keystore> {
-  return openConfiguredKeystore(config, ctx.paths, createPassphraseSource(ctx, flags, options));
+  return openConfiguredKeystore(config, ctx.paths, createPassphraseSource(ctx, flags, options), ctx.env);
 }

@@ -1,10 +1,10 @@
 // `token mint | verify | inspect`.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readConfig } from '../core/config.js';
 import { parseDuration } from '../core/duration.js';
-import { ExitCode, notFoundError, usageError } from '../core/errors.js';
+import { notFoundError, usageError, usageErrorFromVerify } from '../core/errors.js';
+import { readUserFile } from '../core/user-file.js';
 import { readPrivateFile, writePrivateFileAtomic } from '../core/fs-safe.js';
 import { buildJwks, loadActiveSigner } from '../core/issuer.js';
 import type { JsonWebKeySet, KeySource } from '../core/key-source.js';
@@ -96,7 +96,7 @@ interface VerifyFlags {
 async function readTokenArgument(ctx: Context, value: string | undefined): Promise<string> {
   if (value !== undefined && value !== '-') return value.trim();
   if (ctx.interactive) throw usageError('NO_TOKEN', 'no token given', { hint: 'pass it as an argument, or pipe it in: … | agentauth token verify -' });
-  const text = (await readAllStdin(ctx.io.stdin)).trim();
+  const text = (await readAllStdin(ctx.stdin)).trim();
   if (!text) throw usageError('NO_TOKEN', 'no token on stdin');
   return text;
 }
@@ -123,10 +123,10 @@ export async function verifyTokenCommand(ctx: Context, value: string | undefined
     return { data, render: (style) => renderVerified({ claims, kid: String(header['kid']) }, style) };
   } catch (error) {
     if (!(error instanceof VerifyError)) throw error;
-    ctx.io.stderr.write(`${ctx.style.red('invalid token')}: ${error.code}: ${error.message}\n`);
+    ctx.stderr.write(`${ctx.stderrStyle.red('invalid token')}: ${error.code}: ${error.message}\n`);
     return {
       data: { valid: false, error: { code: error.code, message: error.message, ...(error.claim ? { claim: error.claim } : {}) } },
-      exitCode: ExitCode.checkFailed,
+      outcome: 'checkFailed',
     };
   }
 }
@@ -159,11 +159,12 @@ async function resolveKeys(ctx: Context, flags: VerifyFlags): Promise<{ keys: Js
     }
     return { keys: createRemoteKeySource({ url: url.toString(), store: createJwksFileStore(ctx, url.toString()) }), issuer: flags.iss };
   }
+  const text = readUserFile(flags.jwks, '--jwks').toString('utf8');
   let jwks: JsonWebKeySet;
   try {
-    jwks = JSON.parse(readFileSync(flags.jwks, 'utf8')) as JsonWebKeySet;
+    jwks = JSON.parse(text) as JsonWebKeySet;
   } catch (error) {
-    throw usageError('BAD_JWKS', `cannot read a JWKS from ${flags.jwks} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw usageError('BAD_JWKS', `${flags.jwks} is not JSON (${(error as Error).message})`);
   }
   if (!jwks || !Array.isArray(jwks.keys)) throw usageError('BAD_JWKS', `${flags.jwks} is not a JWKS (expected {"keys":[…]})`);
   return { keys: jwks, issuer: flags.iss };
@@ -188,7 +189,7 @@ export async function inspectTokenCommand(ctx: Context, value: string | undefine
   try {
     decoded = decodeUnverified(token);
   } catch (error) {
-    if (error instanceof VerifyError) throw usageError(error.code, error.message);
+    if (error instanceof VerifyError) throw usageErrorFromVerify(error);
     throw error;
   }
   const data = { verified: false, header: decoded.header, claims: decoded.claims };

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader, type JWK } from 'jose';
 import { parseConfig, type BackendName, type Config } from './config.js';
-import { AgentAuthError, ExitCode, keystoreError } from './errors.js';
+import { AgentAuthError, keystoreError, usageError } from './errors.js';
 import { findActiveKey } from './issuer.js';
 import { decryptWithPassphrase, encryptWithPassphrase, KEY_WRAP_ALG } from './keystore/file.js';
 import { entryName } from './keystore/index.js';
@@ -47,7 +47,7 @@ export function inspectBackup(text: string, file: string): string {
     throw damagedBackup(file, 'it is not a JWE');
   }
   if (header['cty'] === 'application/vnd.agentauth.keystore+json') {
-    throw new AgentAuthError('NOT_A_BACKUP', ExitCode.usage, `${file} is a keystore file, not a backup`, { hint: 'make a backup with: agentauth backup --out FILE' });
+    throw usageError('NOT_A_BACKUP', `${file} is a keystore file, not a backup`, { hint: 'make a backup with: agentauth backup --out FILE' });
   }
   if (header['cty'] !== BACKUP_CTY || header['alg'] !== KEY_WRAP_ALG) throw damagedBackup(file, 'it is not an agentauth backup');
   if (jwe.split('.').length !== 5) throw damagedBackup(file, 'it is truncated');

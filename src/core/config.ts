@@ -1,7 +1,7 @@
 // config.json: the public half of an install (issuer, backend, agents,
 // secrets' bindings and grants, public keys). Never holds private material.
 import { findConfigProblem } from './config-schema.js';
-import { AgentAuthError, ExitCode, notFoundError } from './errors.js';
+import { AgentAuthError, notFoundError, keystoreError } from './errors.js';
 import { readPrivateFile, writePrivateFileAtomic } from './fs-safe.js';
 import { withFileLock } from './lock.js';
 import { assertSafeHome, type Paths } from './paths.js';
@@ -148,7 +148,7 @@ function upgradeSecretRecord(secret: SecretRecord): void {
 }
 
 function corruptConfigError(file: string, why: string, details?: Record<string, unknown>): AgentAuthError {
-  return new AgentAuthError('CORRUPT_CONFIG', ExitCode.keystore, `${file} is damaged: ${why}`, {
+  return keystoreError('CORRUPT_CONFIG', `${file} is damaged: ${why}`, {
     hint: `correct it by hand, bring it back from a backup (agentauth restore FILE --force), or move it away and run 'agentauth init' again`,
     details: { file, ...details },
   });

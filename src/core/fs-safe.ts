@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { AgentAuthError, ExitCode, keystoreError } from './errors.js';
+import { AgentAuthError, keystoreError } from './errors.js';
 
 // 0 where the platform has no such flag (Windows): there is no symlink planting to stop there.
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
@@ -144,7 +144,7 @@ function openOwnFile(file: string, flags: number, mode: number, check: boolean):
 }
 
 function unreadableError(file: string, cause: unknown): AgentAuthError {
-  return new AgentAuthError('UNREADABLE_FILE', ExitCode.keystore, `cannot read ${file}: permission denied`, {
+  return keystoreError('UNREADABLE_FILE', `cannot read ${file}: permission denied`, {
     hint: `check the owner and mode of '${file}' (ls -l '${file}')`,
     cause,
   });

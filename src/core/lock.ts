@@ -1,7 +1,7 @@
 // Cross-process exclusive locks (proper-lockfile: an atomic mkdir next to the
 // file, refreshed while held, considered stale after a crash).
 import lockfile from 'proper-lockfile';
-import { AgentAuthError, ExitCode } from './errors.js';
+import { keystoreError } from './errors.js';
 import { assertNotSymlink, ensurePrivateDir } from './fs-safe.js';
 import { dirname } from 'node:path';
 
@@ -31,7 +31,7 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T> | T, op
       retries: { retries: 20 + Math.ceil(waitMs / 100), minTimeout: 1, maxTimeout: 100, factor: 1.4, randomize: true },
     });
   } catch (error) {
-    throw new AgentAuthError('LOCK_TIMEOUT', ExitCode.keystore, `could not lock ${file}: another agentauth process holds it`, {
+    throw keystoreError('LOCK_TIMEOUT', `could not lock ${file}: another agentauth process holds it`, {
       hint: `if no agentauth process is running, remove '${file}.lock'`,
       cause: error,
     });

@@ -6,7 +6,7 @@ import type { AuditEventInput } from './audit/event.js';
 import type { Config } from './config.js';
 import { findAgent } from './agents.js';
 import { parseDuration } from './duration.js';
-import { ExitCode, isAgentAuthError, usageError } from './errors.js';
+import { isAgentAuthError, usageError } from './errors.js';
 import type { IssuerSigner } from './issuer.js';
 import type { TrustClaim } from './audit/trust.js';
 import { checkMintPolicy, describeMintRefusal, prepareToken, signToken, type MintedToken, type MintRequest } from './tokens.js';
@@ -70,7 +70,7 @@ export async function mintAndRecord(call: MintCall, deps: MintDeps): Promise<{ m
   try {
     checkMintPolicy(request);
   } catch (error) {
-    if (isAgentAuthError(error) && error.exitCode === ExitCode.policy) {
+    if (isAgentAuthError(error) && error.kind === 'policy') {
       await deps.record([{ kind: 'token.refuse', actor: deps.actor, data: describeMintRefusal(request, error) }]);
     }
     throw error;

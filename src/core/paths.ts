@@ -1,7 +1,6 @@
 // Where agentauth keeps its files: XDG base directories, or everything under
 // one folder when AGENTAUTH_HOME is set (tests, containers, portable installs).
-import { join } from 'node:path';
-import { xdgCache, xdgConfig, xdgData, xdgState } from 'xdg-basedir';
+import { isAbsolute, join } from 'node:path';
 import { usageError } from './errors.js';
 import { assertNotSymlink, assertPrivateDir } from './fs-safe.js';
 
@@ -19,6 +18,33 @@ export interface Paths {
 
 export type Env = Record<string, string | undefined>;
 
+export interface XdgDirs {
+  config: string | undefined;
+  data: string | undefined;
+  state: string | undefined;
+  cache: string | undefined;
+}
+
+/**
+ * The XDG base directories from `env` alone (the XDG Base Directory spec): a
+ * variable when it holds an absolute path, else its default under HOME.
+ * `home` stands in for HOME when the environment has none.
+ */
+export function resolveXdgDirs(env: Env, home: string | undefined = env['HOME']): XdgDirs {
+  const base = (variable: string, ...fallback: string[]): string | undefined => {
+    const value = env[variable];
+    // The spec: relative paths are invalid and are ignored.
+    if (value && isAbsolute(value)) return value;
+    return home ? join(home, ...fallback) : undefined;
+  };
+  return {
+    config: base('XDG_CONFIG_HOME', '.config'),
+    data: base('XDG_DATA_HOME', '.local', 'share'),
+    state: base('XDG_STATE_HOME', '.local', 'state'),
+    cache: base('XDG_CACHE_HOME', '.cache'),
+  };
+}
+
 function requireBase(base: string | undefined, variable: string): string {
   if (!base) {
     throw usageError('NO_HOME', `cannot find a home folder for agentauth's files`, {
@@ -28,12 +54,14 @@ function requireBase(base: string | undefined, variable: string): string {
   return base;
 }
 
-export function resolvePaths(env: Env): Paths {
-  const home = env['AGENTAUTH_HOME'];
-  const configDir = home ?? join(requireBase(xdgConfig, 'XDG_CONFIG_HOME'), 'agentauth');
-  const dataDir = home ?? join(requireBase(xdgData, 'XDG_DATA_HOME'), 'agentauth');
-  const stateDir = home ?? join(requireBase(xdgState, 'XDG_STATE_HOME'), 'agentauth');
-  const cacheDir = home ? join(home, 'cache') : join(requireBase(xdgCache, 'XDG_CACHE_HOME'), 'agentauth');
+/** Where every file lives, from `env` (and `home` for a missing HOME): nothing is read from the process. */
+export function resolvePaths(env: Env, home?: string): Paths {
+  const own = env['AGENTAUTH_HOME'];
+  const xdg = resolveXdgDirs(env, env['HOME'] || home);
+  const configDir = own ?? join(requireBase(xdg.config, 'XDG_CONFIG_HOME'), 'agentauth');
+  const dataDir = own ?? join(requireBase(xdg.data, 'XDG_DATA_HOME'), 'agentauth');
+  const stateDir = own ?? join(requireBase(xdg.state, 'XDG_STATE_HOME'), 'agentauth');
+  const cacheDir = own ? join(own, 'cache') : join(requireBase(xdg.cache, 'XDG_CACHE_HOME'), 'agentauth');
   return {
     configDir,
     dataDir,

@@ -2,7 +2,7 @@
 // `agentauth config set KEY VALUE…`. One table says what each key holds, so
 // that `config list`, validation and the docs cannot disagree.
 import { SANDBOX_MODES, type SandboxMode } from './sandbox/detect.js';
-import { usageError, AgentAuthError, ExitCode } from './errors.js';
+import { usageError } from './errors.js';
 
 export interface Settings {
   'run.sandbox'?: SandboxMode;
@@ -69,7 +69,7 @@ export function readRotateBytes(config: { settings?: object }): number | undefin
   const stored = (config.settings as Record<string, unknown> | undefined)?.[key];
   if (stored === undefined) return sizeInBytes(findSetting(key).default as string);
   if (typeof stored !== 'string' || checkSize(stored) !== null) {
-    throw new AgentAuthError('BAD_SETTING', ExitCode.usage, `config.json holds an invalid setting ${JSON.stringify(key)}: ${JSON.stringify(stored)}`, { hint: `fix it with: agentauth config set ${key} 64M, or: agentauth config unset ${key}` });
+    throw usageError('BAD_SETTING', `config.json holds an invalid setting ${JSON.stringify(key)}: ${JSON.stringify(stored)}`, { hint: `fix it with: agentauth config set ${key} 64M, or: agentauth config unset ${key}` });
   }
   return sizeInBytes(stored);
 }
@@ -130,7 +130,7 @@ export function readSettings(config: { settings?: object }): Settings {
           ? typeof value === 'string' && checkSize(value) === null
           : Array.isArray(value) && value.every((item) => typeof item === 'string' && checkSettingPath(item) === null));
     if (!valid) {
-      throw new AgentAuthError('BAD_SETTING', ExitCode.usage, `config.json holds an invalid setting ${JSON.stringify(key)}: ${JSON.stringify(value)}`, {
+      throw usageError('BAD_SETTING', `config.json holds an invalid setting ${JSON.stringify(key)}: ${JSON.stringify(value)}`, {
         hint: spec ? `fix it with: agentauth config set ${key} …, or: agentauth config unset ${key}` : `remove it with: agentauth config unset ${key}`,
       });
     }

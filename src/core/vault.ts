@@ -3,7 +3,7 @@
 // can be backed up like the config; without the keystore it is noise.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
-import { AgentAuthError, ExitCode, keystoreError } from './errors.js';
+import { AgentAuthError, keystoreError } from './errors.js';
 import { readPrivateFile, writePrivateFileAtomic } from './fs-safe.js';
 import { entryName, requireEntry, type Keystore } from './keystore/index.js';
 import { withFileLock } from './lock.js';
@@ -73,7 +73,7 @@ export async function obtainVaultKey(config: Config, keystore: Keystore, options
 function decodeKey(text: string): Buffer {
   const key = Buffer.from(text, 'base64');
   if (key.length !== KEY_BYTES) {
-    throw new AgentAuthError('CORRUPT_KEYSTORE', ExitCode.keystore, `the keystore entry "${entryName.vaultKey}" is not a 256-bit key`, {
+    throw keystoreError('CORRUPT_KEYSTORE', `the keystore entry "${entryName.vaultKey}" is not a 256-bit key`, {
       hint: 'bring the keystore back from a backup: agentauth restore FILE --force',
     });
   }
@@ -98,7 +98,7 @@ export function decryptValue(key: Buffer, name: string, entry: VaultEntry, file:
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(Buffer.from(entry.ct, 'base64url')), decipher.final()]);
   } catch (error) {
-    throw new AgentAuthError('VAULT_DECRYPT_FAILED', ExitCode.keystore, `the value of secret "${name}" in ${file} cannot be decrypted (altered, moved between names, or another install's key)`, {
+    throw keystoreError('VAULT_DECRYPT_FAILED', `the value of secret "${name}" in ${file} cannot be decrypted (altered, moved between names, or another install's key)`, {
       hint: `restore ${file} from a backup, or set a new value: agentauth secret rotate ${name}`,
       cause: error,
     });
@@ -121,7 +121,7 @@ export function readVault(file: string): VaultFile {
 }
 
 function corruptVault(file: string, why: string): AgentAuthError {
-  return new AgentAuthError('CORRUPT_VAULT', ExitCode.keystore, `${file} is damaged: ${why}`, { hint: 'bring it back from a backup (agentauth restore FILE --force), or move it away and add the secrets again' });
+  return keystoreError('CORRUPT_VAULT', `${file} is damaged: ${why}`, { hint: 'bring it back from a backup (agentauth restore FILE --force), or move it away and add the secrets again' });
 }
 
 /** Read-modify-write of vault.json under its own lock; written atomically, 0600. */

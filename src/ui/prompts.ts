@@ -1,6 +1,7 @@
 // Interactive prompts (loaded only on a terminal). Prompts write to stderr so
 // stdout stays data-only, or to the controlling terminal (/dev/tty) when
-// stdin carries data, as ssh and gpg do.
+// stdin carries data, as ssh and gpg do. The streams come from the caller's
+// context, never from the process.
 import { openSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { ReadStream, WriteStream } from 'node:tty';
@@ -14,8 +15,9 @@ export interface Terminal {
   close(): void;
 }
 
-export function standardTerminal(): Terminal {
-  return { input: process.stdin, output: process.stderr, close: () => {} };
+/** This process's own stdin and stderr, as the context holds them. */
+export function standardTerminal(streams: { stdin: Readable; stderr: Writable }): Terminal {
+  return { input: streams.stdin, output: streams.stderr, close: () => {} };
 }
 
 /** The controlling terminal, or null when there is none (cron, systemd, a detached session). */
@@ -40,7 +42,7 @@ export function openControllingTerminal(): Terminal | null {
   };
 }
 
-export async function promptPassphrase(purpose: 'unlock' | 'create', terminal: Terminal = standardTerminal(), what = 'keystore passphrase'): Promise<string> {
+export async function promptPassphrase(purpose: 'unlock' | 'create', terminal: Terminal, what = 'keystore passphrase'): Promise<string> {
   const io = { input: terminal.input, output: terminal.output };
   const first = await password({ message: purpose === 'create' ? `New ${what}` : capitalise(what), ...io });
   if (isCancel(first)) throw cancelled(terminal);
@@ -53,22 +55,22 @@ export async function promptPassphrase(purpose: 'unlock' | 'create', terminal: T
 }
 
 /** After a wrong passphrase: one more try, saying how many are left after it. */
-export async function promptPassphraseAgain(triesLeft: number, terminal: Terminal = standardTerminal(), what = 'keystore passphrase'): Promise<string> {
+export async function promptPassphraseAgain(triesLeft: number, terminal: Terminal, what = 'keystore passphrase'): Promise<string> {
   const after = triesLeft === 0 ? 'last try' : `${triesLeft} more ${triesLeft === 1 ? 'try' : 'tries'} after this one`;
   const value = await password({ message: `Wrong passphrase. ${capitalise(what)} (${after})`, input: terminal.input, output: terminal.output });
   if (isCancel(value)) throw cancelled(terminal);
   return value;
 }
 
-export async function promptSecretValue(name: string): Promise<string> {
-  const value = await password({ message: `Value for secret "${name}"`, output: process.stderr });
-  if (isCancel(value)) throw cancelled();
+export async function promptSecretValue(name: string, terminal: Terminal): Promise<string> {
+  const value = await password({ message: `Value for secret "${name}"`, input: terminal.input, output: terminal.output });
+  if (isCancel(value)) throw cancelled(terminal);
   return value;
 }
 
-export async function promptConfirm(message: string): Promise<boolean> {
-  const answer = await confirm({ message, output: process.stderr });
-  if (isCancel(answer)) throw cancelled();
+export async function promptConfirm(message: string, terminal: Terminal): Promise<boolean> {
+  const answer = await confirm({ message, input: terminal.input, output: terminal.output });
+  if (isCancel(answer)) throw cancelled(terminal);
   return answer;
 }
 
@@ -76,7 +78,7 @@ function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-function cancelled(terminal?: Terminal) {
-  cancel('Cancelled.', terminal ? { output: terminal.output } : undefined);
+function cancelled(terminal: Terminal) {
+  cancel('Cancelled.', { output: terminal.output });
   return keystoreError('CANCELLED', 'cancelled at the prompt');
 }

@@ -1,7 +1,15 @@
 // Human rendering of `config list`.
-import type { SettingView } from '../commands/config.js';
 import type { Style } from './style.js';
 import { formatTable } from './table.js';
+
+/** One row of `config list`: a config field or a setting, with its value or default. */
+export interface SettingView {
+  key: string;
+  value: string | string[];
+  /** False when the value is the default. */
+  set: boolean;
+  description: string;
+}
 
 export function renderSettings(settings: SettingView[], style: Style): string {
   const rows = settings.map((setting) => {

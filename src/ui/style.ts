@@ -1,6 +1,10 @@
-// Colour decisions live here: colour only on a terminal, never with NO_COLOR
-// (any non-empty value, per no-color.org) or --no-color.
+// Painting, once src/main.ts has decided per stream whether to (ui/colour.ts).
 import kleur from 'kleur';
+
+// kleur decides by itself from process.stdout and FORCE_COLOR at import time,
+// which would strip colour from stderr whenever stdout is piped: the decision
+// is ours (Style.enabled), so kleur always paints when asked.
+kleur.enabled = true;
 
 export interface Style {
   enabled: boolean;
@@ -23,11 +27,4 @@ export function createStyle(enabled: boolean): Style {
     yellow: wrap((t) => kleur.yellow(t)),
     cyan: wrap((t) => kleur.cyan(t)),
   };
-}
-
-export function shouldUseColor(stream: { isTTY?: boolean }, env: Record<string, string | undefined>, flag: boolean): boolean {
-  if (!flag) return false;
-  if (env['NO_COLOR']) return false;
-  if (env['TERM'] === 'dumb') return false;
-  return stream.isTTY === true;
 }

@@ -1,5 +1,6 @@
 // Conventions every command shares: exit codes, help, colour, stdout vs stderr.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { makeInitialisedHome, makeTempHome, type TempHome } from '../helpers/cli.js';
 
 let t: TempHome;
@@ -47,19 +48,37 @@ describe('CLI conventions', () => {
     }
   });
 
-  it('an unexpected failure is exit 70 with one line asking for a report; the stack only with AGENTAUTH_DEBUG=1', async () => {
+  it('a home folder that cannot exist is the user\'s to fix (exit 3, naming the path and the variable), not a bug; the stack only with AGENTAUTH_DEBUG=1', async () => {
     const broken = makeTempHome({ AGENTAUTH_HOME: '/dev/null/agentauth', AGENTAUTH_PASSPHRASE: 'x' });
     try {
-      const r = await broken.run(['init', '--backend', 'file']);
-      expect(r.code).toBe(70);
-      expect(r.stderr).toMatch(/^error: internal error: .*ENOTDIR/);
-      expect(r.stderr).toMatch(/please report it/);
-      expect(r.stderr).not.toMatch(/\n\s+at /);
+      const r = await broken.run(['init', '--backend', 'file', '--json']);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/^error: \/dev\/null\/agentauth \(from AGENTAUTH_HOME\) does not exist: part of it is not a folder\n$/);
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: 'USER_FILE_NOT_FOUND', path: '/dev/null/agentauth' } });
       const debug = await broken.run(['init', '--backend', 'file'], { env: { AGENTAUTH_DEBUG: '1' } });
-      expect(debug.code).toBe(70);
+      expect(debug.code).toBe(3);
       expect(debug.stderr).toMatch(/\n\s+at /);
     } finally {
       broken.cleanup();
     }
+  });
+
+  it('a file named on the command line that is missing, a folder or unreadable exits 3 or 2 naming it, the same for every command', async () => {
+    const missing = join(t.dir, 'nowhere');
+    for (const args of [
+      ['audit', 'verify', '--trusted', missing],
+      ['audit', 'replay', '--trusted', missing],
+      ['audit', 'verify-proof', missing],
+      ['token', 'verify', 'x.y.z', '--jwks', missing],
+      ['restore', missing],
+    ]) {
+      const r = await t.run(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(3);
+      expect(r.stderr, args.join(' ')).toContain(`${missing} (from `);
+      expect(r.stderr).not.toMatch(/internal error|please report/);
+    }
+    const folder = await t.run(['audit', 'replay', '--trusted', t.dir]);
+    expect(folder.code, folder.stderr).toBe(2);
+    expect(folder.stderr).toContain(`cannot use ${t.dir} (from --trusted): it is a folder, not a file`);
   });
 });

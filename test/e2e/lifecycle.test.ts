@@ -144,7 +144,7 @@ describe('restore (file backend)', () => {
     const target = freshHome();
     const missing = await target.run(['restore', join(target.dir, 'nope.backup')]);
     expect(missing.code).toBe(3);
-    expect(missing.stderr).toMatch(/no backup file at/);
+    expect(missing.stderr).toMatch(/nope\.backup \(from restore FILE\) does not exist\n  hint: make one with: agentauth backup/);
     const keystore = await target.run(['restore', join(source.home, 'keystore.jwe')]);
     expect(keystore.code).toBe(2);
     expect(keystore.stderr).toMatch(/is a keystore file, not a backup/);

@@ -14,7 +14,7 @@ const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT'];
  * written, so that a second signal cannot cut our clean-up short.
  */
 export function forwardSignals(ctx: Context, child: RunningChild): () => void {
-  const onTerminal = ctx.io.stdin.isTTY === true;
+  const onTerminal = ctx.stdin.isTTY === true;
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const signal of onTerminal ? FORWARDED : [...FORWARDED, 'SIGINT' as const]) handlers.set(signal, () => child.kill(signal));
   if (onTerminal) handlers.set('SIGINT', () => {});

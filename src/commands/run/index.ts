@@ -9,12 +9,12 @@
 // CMD starts exit 125 (126 not executable, 127 not found), so they cannot be
 // mistaken for CMD's own exit codes, and are logged as run.fail.
 import { basename } from 'node:path';
-import { AgentAuthError, ExitCode, isAgentAuthError, usageError } from '../../core/errors.js';
+import { asChildStartFailure, childStartError, isAgentAuthError, usageError, type AgentAuthError } from '../../core/errors.js';
 import type { Context } from '../context.js';
 import type { CommandResult } from '../result.js';
 import { prepareChildEnvironment, type EnvironmentFlags } from './environment.js';
 import { dieOfSignal, forwardSignals } from './exit.js';
-import { runEndEvent, runFailEvent, runStartEvent } from './records.js';
+import { childStartExitCode, runEndEvent, runFailEvent, runStartEvent } from './records.js';
 import { decideSandbox, startSandboxProbe, type SandboxDecision, type SandboxFlags } from './sandbox.js';
 import type { ChildOutcome, RunningChild } from './spawn-child.js';
 import { startRunGateway, undoSteps, type GatewayFlags, type RunningGateway } from './start-gateway.js';
@@ -49,7 +49,7 @@ export async function runCommand(ctx: Context, command: string[], flags: RunFlag
   } catch (error) {
     const failure = asStartFailure(error);
     await undoSteps(run.cleanup);
-    await run.audit.close([runFailEvent(run.id, { command: basename(file), exitCode: failure.exitCode, code: failure.code, reason: failure.message })]).catch(() => {});
+    await run.audit.close([runFailEvent(run.id, { command: basename(file), exitCode: childStartExitCode(failure), code: failure.code, reason: failure.message })]).catch(() => {});
     throw failure;
   }
   run.audit.push(runStartEvent(run.id, { command: basename(file), secrets: run.secrets.map((secret) => secret.name), port: run.gateway.port, jti: run.session.initial.jti, sandbox }));
@@ -72,7 +72,7 @@ async function endRun(ctx: Context, run: RunningGateway, outcome: ChildOutcome, 
   } catch (error) {
     // The log could not be vouched for (a process rewrote it): no checkpoint was signed (audit-log.md, "Writers").
     if (isAgentAuthError(error) && error.code === 'AUDIT_CHECKPOINT_REFUSED') {
-      ctx.io.stderr.write(`${ctx.style.red('error:')} ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`);
+      ctx.stderr.write(`${ctx.stderrStyle.red('error:')} ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`);
       return true;
     }
     ctx.warn(`could not write run.end to the audit log (${(error as Error).message})`);
@@ -81,16 +81,13 @@ async function endRun(ctx: Context, run: RunningGateway, outcome: ChildOutcome, 
 }
 
 async function mapExit(outcome: ChildOutcome, checkpointRefused: boolean): Promise<CommandResult> {
-  if (outcome.signal) return { data: { signal: outcome.signal }, exitCode: await dieOfSignal(outcome.signal) };
+  if (outcome.signal) return { data: { signal: outcome.signal }, outcome: { childExitCode: await dieOfSignal(outcome.signal) } };
   const exitCode = outcome.code ?? 0;
-  return { data: { exitCode, ...(checkpointRefused ? { checkpointRefused } : {}) }, exitCode: exitCode === 0 && checkpointRefused ? ExitCode.checkFailed : exitCode };
+  return { data: { exitCode, ...(checkpointRefused ? { checkpointRefused } : {}) }, outcome: exitCode === 0 && checkpointRefused ? 'checkFailed' : { childExitCode: exitCode } };
 }
 
-/** Every failure before CMD starts is 125 (keeping its code and message), except not executable (126) and not found (127). */
+/** Every failure before CMD starts is a start failure (125, keeping its code and message), except not executable (126) and not found (127). */
 function asStartFailure(error: unknown): AgentAuthError {
-  if (isAgentAuthError(error)) {
-    if (error.exitCode === ExitCode.runCannotStart || error.exitCode === ExitCode.runNotFound || error.exitCode === ExitCode.runNotExecutable) return error;
-    return new AgentAuthError(error.code, ExitCode.runCannotStart, error.message, { ...(error.hint ? { hint: error.hint } : {}), ...(error.details ? { details: error.details } : {}), cause: error });
-  }
-  return new AgentAuthError('RUN_CANNOT_START', ExitCode.runCannotStart, `agentauth run could not start: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  if (isAgentAuthError(error)) return error.kind === 'childNotFound' || error.kind === 'childNotExecutable' ? error : asChildStartFailure(error);
+  return childStartError('RUN_CANNOT_START', `agentauth run could not start: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }

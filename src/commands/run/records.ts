@@ -4,6 +4,7 @@
 // included, so that `audit replay` knows which run (and which grants) a
 // renewed session token belongs to.
 import type { AuditEventInput } from '../../core/audit/event.js';
+import type { AgentAuthError } from '../../core/errors.js';
 import type { SandboxDecision } from './sandbox.js';
 
 export interface RunIdentity {
@@ -54,6 +55,17 @@ export function runEndEvent(id: RunIdentity, totals: RunTotals): AuditEventInput
       sandbox: totals.sandbox,
     },
   };
+}
+
+/**
+ * The exit status a start failure gives (gateway.md, run step 4), for the
+ * log: the same numbers src/main.ts maps these kinds to (a unit test holds
+ * the two together; commands cannot import main.ts).
+ */
+export function childStartExitCode(error: AgentAuthError): number {
+  if (error.kind === 'childNotFound') return 127;
+  if (error.kind === 'childNotExecutable') return 126;
+  return 125;
 }
 
 /** The child never started: instead of run.start and run.end, one run.fail with the exit status `run` gives and why. */

@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../core/config.js';
-import { AgentAuthError, ExitCode } from '../../core/errors.js';
+import { childStartError } from '../../core/errors.js';
 import { buildMacProfile } from '../../core/sandbox/macos-profile.js';
 import { resolveCanonicalPath, resolveLayout } from '../../core/sandbox/layout.js';
 import { isInside, planSandbox } from '../../core/sandbox/plan.js';
@@ -46,7 +46,7 @@ export async function decideSandbox(ctx: Context, config: Config, flags: Sandbox
   const support = await (probe ?? probeSandbox(ctx.env));
   if (!support.ok) {
     if (mode === 'required') {
-      throw new AgentAuthError('SANDBOX_UNAVAILABLE', ExitCode.runCannotStart, `the child cannot be sandboxed: ${support.reason}`, { hint: `${support.fix}; or run with --no-sandbox` });
+      throw childStartError('SANDBOX_UNAVAILABLE', `the child cannot be sandboxed: ${support.reason}`, { hint: `${support.fix}; or run with --no-sandbox` });
     }
     ctx.warn(`the child is not sandboxed: ${support.reason}; fix: ${support.fix}; or pass --no-sandbox to run without one knowingly`);
     return decideUnsandboxed(support.reason);
@@ -65,7 +65,7 @@ export async function decideSandbox(ctx: Context, config: Config, flags: Sandbox
     busSockets: findBusSockets(),
   });
   for (const gap of plan.gaps) {
-    if (mode === 'required') throw new AgentAuthError('SANDBOX_INCOMPLETE', ExitCode.runCannotStart, `the sandbox would be incomplete: ${gap}`, { hint: 'make the session bus listen on a socket file (unix:path=…, as systemd user sessions do), or run with --no-sandbox' });
+    if (mode === 'required') throw childStartError('SANDBOX_INCOMPLETE', `the sandbox would be incomplete: ${gap}`, { hint: 'make the session bus listen on a socket file (unix:path=…, as systemd user sessions do), or run with --no-sandbox' });
     ctx.warn(`the sandbox is incomplete: ${gap}`);
   }
 

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { AgentAuthError, ExitCode } from '../../core/errors.js';
+import { AgentAuthError, childStartError } from '../../core/errors.js';
 import { buildBwrapArgs, buildSignalResettingCommand } from '../../core/sandbox/bwrap-args.js';
 import { suggestCommand } from '../../core/known-commands.js';
 import { findExecutable } from '../../core/sandbox/find-executable.js';
@@ -200,14 +200,14 @@ export function startError(file: string, code: string | undefined, cause?: unkno
   switch (code) {
     case 'ENOENT': {
       const suggestion = file.includes('/') ? null : suggestCommand(file, (command) => findExecutable(command, env['PATH'], process.cwd()).ok);
-      return new AgentAuthError('COMMAND_NOT_FOUND', ExitCode.runNotFound, `command not found: ${file}`, { hint: suggestion ?? 'check the name and PATH' });
+      return childStartError('COMMAND_NOT_FOUND', `command not found: ${file}`, { hint: suggestion ?? 'check the name and PATH' });
     }
     case 'EACCES':
     case 'EISDIR':
     case 'ENOEXEC':
     case 'EPERM':
-      return new AgentAuthError('COMMAND_NOT_EXECUTABLE', ExitCode.runNotExecutable, `cannot execute ${file} (${code})`, { hint: `check that it is a program and executable (chmod +x ${file})` });
+      return childStartError('COMMAND_NOT_EXECUTABLE', `cannot execute ${file} (${code})`, { hint: `check that it is a program and executable (chmod +x ${file})` });
     default:
-      return new AgentAuthError('RUN_CANNOT_START', ExitCode.runCannotStart, `could not start ${file} (${code ?? (cause as Error)?.message ?? 'unknown error'})`);
+      return childStartError('RUN_CANNOT_START', `could not start ${file} (${code ?? (cause as Error)?.message ?? 'unknown error'})`);
   }
 }

@@ -1,6 +1,6 @@
 // Building event and checkpoint lines: JCS canonical JSON (RFC 8785), integers only.
 import canonicalize from 'canonicalize';
-import { AgentAuthError, ExitCode } from '../errors.js';
+import { AgentAuthError, internalError } from '../errors.js';
 
 export interface AuditEventInput {
   kind: string;
@@ -129,5 +129,5 @@ function assertWellFormed(text: string, path: string): void {
 }
 
 function invalidEvent(message: string): AgentAuthError {
-  return new AgentAuthError('BAD_AUDIT_EVENT', ExitCode.internal, message);
+  return internalError('BAD_AUDIT_EVENT', message);
 }

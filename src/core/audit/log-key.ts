@@ -2,7 +2,7 @@
 // against reusing the token issuer key across roles), and its C2SP vkey.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair, sign, verify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { AgentAuthError, ExitCode } from '../errors.js';
+import { keystoreError, usageError } from '../errors.js';
 import { decodeBase64Strict } from './encoding.js';
 
 const ED25519_TYPE = 0x01;
@@ -57,10 +57,10 @@ export async function loadLogSigner(privateJwk: string, origin: string): Promise
   try {
     key = createPrivateKey({ key: JSON.parse(privateJwk) as never, format: 'jwk' });
   } catch (error) {
-    throw new AgentAuthError('BAD_LOG_KEY', ExitCode.keystore, 'the audit log key in the keystore is not a valid Ed25519 JWK', { cause: error });
+    throw keystoreError('BAD_LOG_KEY', 'the audit log key in the keystore is not a valid Ed25519 JWK', { cause: error });
   }
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new AgentAuthError('BAD_LOG_KEY', ExitCode.keystore, `the audit log key is ${key.asymmetricKeyType ?? 'unknown'}, not Ed25519`);
+    throw keystoreError('BAD_LOG_KEY', `the audit log key is ${key.asymmetricKeyType ?? 'unknown'}, not Ed25519`);
   }
   const publicKey = rawPublicKey(createPublicKey(key));
   return {
@@ -115,6 +115,6 @@ function isValidKeyName(name: string): boolean {
 
 function assertKeyName(origin: string): void {
   if (!isValidKeyName(origin)) {
-    throw new AgentAuthError('BAD_LOG_ORIGIN', ExitCode.usage, `the log origin "${origin}" is not a valid key name (no spaces or '+')`);
+    throw usageError('BAD_LOG_ORIGIN', `the log origin "${origin}" is not a valid key name (no spaces or '+')`);
   }
 }

@@ -2,7 +2,7 @@
 // the log, computed in one streaming pass with O(log n) memory, and their
 // verification with only the proof, its checkpoint(s) and the vkey.
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { checkFailedError, notFoundError, usageError } from '../errors.js';
+import { notFoundError, usageError } from '../errors.js';
 import { CHECKPOINT_PREFIX } from './event.js';
 import { isLowerHex } from './encoding.js';
 import type { LogVerifierKey } from './log-key.js';
@@ -144,8 +144,4 @@ export function verifyProof(proof: unknown, key: LogVerifierKey): ProofCheck {
       : { ok, type: 'consistency', code: 'FORK', message: `the trees of size ${p.from} and ${p.to} are not consistent` };
   }
   throw usageError('BAD_PROOF', 'not an agentauth proof: "type" must be inclusion or consistency');
-}
-
-export function assertProofOk(check: ProofCheck): void {
-  if (!check.ok) throw checkFailedError(check.code ?? 'BAD_PROOF', check.message);
 }

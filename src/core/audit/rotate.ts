@@ -16,7 +16,7 @@
 // appends: nothing acknowledged is lost, and the chain stays whole.
 import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { AgentAuthError, ExitCode } from '../errors.js';
+import { AgentAuthError, checkFailedError } from '../errors.js';
 import { existsNoFollow, fsyncDir, isMissingFileError, readOwnFile, writeFileAtomic } from '../fs-safe.js';
 import { prepareEvent, serializeCheckpoint, serializeEventTail } from './event.js';
 import { parseVkey, type LogSigner } from './log-key.js';
@@ -205,5 +205,5 @@ function sameFile(a: string, b: string): boolean {
 }
 
 function segmentError(message: string, hint?: string): AgentAuthError {
-  return new AgentAuthError('AUDIT_ROTATE_FAILED', ExitCode.checkFailed, message, hint ? { hint } : {});
+  return checkFailedError('AUDIT_ROTATE_FAILED', message, hint ? { hint } : {});
 }

@@ -2,7 +2,7 @@
 // the segments are verified, and only the events that checkpoint covers are
 // counted — every event of the segments before it, and its own segment's up
 // to its size. Events after it (not signed yet, or later) are not.
-import { AgentAuthError, ExitCode } from '../errors.js';
+import { checkFailedError, notFoundError } from '../errors.js';
 import type { VerifyOptions } from './checker.js';
 import { readReplayEvent, type ReplayEvent } from './replay.js';
 import { createTrustTally, type TrustTally } from './trust.js';
@@ -47,13 +47,13 @@ export async function tallyTrustAt(files: readonly string[], verify: VerifyOptio
   });
   if (!chain.ok) {
     const e = chain.error;
-    throw new AgentAuthError('AUDIT_NOT_VERIFIED', ExitCode.checkFailed, `the audit log did not verify (${e?.code ?? '?'} in ${e?.file ?? '?'}: ${e?.message ?? ''}): no trust score is computed from it`, {
+    throw checkFailedError('AUDIT_NOT_VERIFIED', `the audit log did not verify (${e?.code ?? '?'} in ${e?.file ?? '?'}: ${e?.message ?? ''}): no trust score is computed from it`, {
       hint: 'agentauth audit verify shows where',
     });
   }
   const found = reached as TrustAtCheckpoint['log'] | null;
   if (!found) {
-    throw new AgentAuthError('AUDIT_NO_CHECKPOINT', ExitCode.notFound, root === undefined ? 'the audit log has no checkpoint yet: a trust score counts only signed events' : `the audit log has no checkpoint with root ${root}`, {
+    throw notFoundError('AUDIT_NO_CHECKPOINT', root === undefined ? 'the audit log has no checkpoint yet: a trust score counts only signed events' : `the audit log has no checkpoint with root ${root}`, {
       hint: root === undefined ? 'run agentauth audit checkpoint' : 'pass the segments that hold it (agentauth audit trust AGENT DIR --at ROOT)',
     });
   }

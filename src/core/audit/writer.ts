@@ -7,7 +7,7 @@
 // (vouch.ts), and signs nothing when the log is not what it wrote.
 import { closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { AgentAuthError, checkFailedError, ExitCode, usageError } from '../errors.js';
+import { AgentAuthError, checkFailedError, usageError, notFoundError, internalError, keystoreError } from '../errors.js';
 import { existsNoFollow, fsyncDir, openOwnFileForAppend, writeFileAtomic } from '../fs-safe.js';
 import { withFileLock } from '../lock.js';
 import { DEFAULT_CADENCE, isCheckpointDue, type CheckpointCadence } from './cadence.js';
@@ -105,7 +105,7 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
     const size = stat.size;
     let state = loadTailState(file, fd, size, memory.state);
     if (state.origin !== null && state.origin !== options.origin) {
-      throw new AgentAuthError('AUDIT_ORIGIN_MISMATCH', ExitCode.usage, `the audit log ${file} belongs to ${state.origin}, not to this install (${options.origin})`, {
+      throw usageError('AUDIT_ORIGIN_MISMATCH', `the audit log ${file} belongs to ${state.origin}, not to this install (${options.origin})`, {
         hint: 'point --log / AGENTAUTH_AUDIT_LOG at this install’s log',
       });
     }
@@ -166,7 +166,7 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
     }
     if (seq === 0 && events[0]?.kind !== 'log.init') {
       if (!options.vkey) {
-        throw new AgentAuthError('AUDIT_LOG_MISSING', ExitCode.notFound, `the audit log ${file} is empty and does not start with log.init`, { hint: 'run: agentauth init' });
+        throw notFoundError('AUDIT_LOG_MISSING', `the audit log ${file} is empty and does not start with log.init`, { hint: 'run: agentauth init' });
       }
       push(prepareEvent({ kind: 'log.init', actor: options.recoverActor ?? events[0]?.actor ?? { sub: 'agentauth' }, data: { origin: options.origin, vkey: options.vkey } }), false);
     }
@@ -176,7 +176,7 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
     for (let i = 0; i < events.length; i += 1) {
       const event = events[i]!;
       if (event.kind === 'log.init' && seq !== 0) {
-        throw new AgentAuthError('BAD_AUDIT_EVENT', ExitCode.internal, 'log.init can only be the first event of a log');
+        throw internalError('BAD_AUDIT_EVENT', 'log.init can only be the first event of a log');
       }
       push(event, true);
       // A gateway's batch holds hundreds of events; serialising and hashing them in
@@ -265,7 +265,7 @@ export async function appendLocked(file: string, events: readonly PreparedEvent[
       // The events this process wrote are covered by the seal: it starts afresh on the new segment.
       startMemoryOnNewSegment(file, memory);
     } else if (options.rotate === true && !refused) {
-      throw new AgentAuthError('AUDIT_ROTATE_FAILED', ExitCode.keystore, `cannot rotate ${file}: sealing it needs the log key`, { hint: 'run agentauth audit rotate (it unlocks the keystore)' });
+      throw keystoreError('AUDIT_ROTATE_NEEDS_KEY', `cannot rotate ${file}: sealing it needs the log key`, { hint: 'run agentauth audit rotate (it unlocks the keystore)' });
     }
     if (options.saveState !== false || rotated) saveTailState(file, memory.state ?? next);
     const result: AppendResult = { seqs, size: seq };
@@ -338,7 +338,7 @@ function readLastCheckpoint(fd: number, state: TailState): { size: number; root:
   const last = line ? parseLine(line) : null;
   const { size, root, note } = last ?? {};
   if (last?.['kind'] !== 'checkpoint' || typeof size !== 'number' || typeof root !== 'string' || typeof note !== 'string') {
-    throw new AgentAuthError('AUDIT_NO_CHECKPOINT', ExitCode.checkFailed, 'the audit log does not end with a checkpoint');
+    throw checkFailedError('AUDIT_TAIL_NOT_CHECKPOINT', 'the audit log does not end with a checkpoint');
   }
   return { size, root, note };
 }

@@ -41,7 +41,7 @@ export async function obtainLocalCa(config: Config, keystore: Keystore, paths: P
 /** Atomic replace of a public file (0644: clients of the child must be able to read it). */
 function writePublicFile(file: string, text: string): void {
   ensurePrivateDir(dirname(file));
-  const tmp = join(dirname(file), `.ca.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dirname(file), `.ca.${randomBytes(8).toString('hex')}.tmp`);
   writeFileSync(tmp, text, { mode: 0o644 });
   chmodSync(tmp, 0o644);
   renameSync(tmp, file);

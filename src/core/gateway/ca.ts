@@ -5,7 +5,7 @@
 import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { SecureContext } from 'node:tls';
-import { AgentAuthError, ExitCode } from '../errors.js';
+import { keystoreError } from '../errors.js';
 
 type X509Module = typeof import('@peculiar/x509');
 let x509Module: Promise<X509Module> | null = null;
@@ -70,7 +70,7 @@ export async function loadCa(keyPem: string, certPem: string | null, label: stri
     const jwk = await webcrypto.subtle.exportKey('jwk', privateKey);
     publicKey = await webcrypto.subtle.importKey('jwk', { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y!, ext: true }, EC, true, ['verify']);
   } catch (error) {
-    throw new AgentAuthError('CORRUPT_KEYSTORE', ExitCode.keystore, 'the keystore entry "ca-key" is not an ECDSA P-256 private key', { hint: 'restore the keystore from a backup', cause: error });
+    throw keystoreError('CORRUPT_KEYSTORE', 'the keystore entry "ca-key" is not an ECDSA P-256 private key', { hint: 'restore the keystore from a backup', cause: error });
   }
   if (certPem) {
     try {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { usageError } from '../errors.js';
+import { readUserFile } from '../user-file.js';
 import type { Env } from '../paths.js';
 
 /** Where distributions keep the system bundle; the first readable one wins. */
@@ -40,12 +41,7 @@ export function readSystemRoots(files: readonly string[] = SYSTEM_BUNDLE_FILES):
 }
 
 export function readUpstreamCa(file: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw usageError('BAD_UPSTREAM_CA', `cannot read --upstream-ca ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
+  const text = readUserFile(file, '--upstream-ca').toString('utf8');
   const certs = splitPem(text);
   if (certs.length === 0) throw usageError('BAD_UPSTREAM_CA', `--upstream-ca ${file} holds no PEM certificate`);
   return certs;

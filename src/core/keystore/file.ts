@@ -2,7 +2,7 @@
 // wrap, A256GCM content), for machines without an OS keychain.
 import { lstatSync } from 'node:fs';
 import { CompactEncrypt, compactDecrypt } from 'jose';
-import { AgentAuthError, ExitCode, keystoreError } from '../errors.js';
+import { keystoreError } from '../errors.js';
 import { readPrivateFile, writePrivateFileAtomic } from '../fs-safe.js';
 import { withFileLock } from '../lock.js';
 import { findPassphraseWeakness, weakPassphraseError } from '../passphrase-rule.js';
@@ -174,7 +174,7 @@ async function decryptKeystore(jwe: string, passphrase: string, file: string): P
         hint: 'check AGENTAUTH_PASSPHRASE_FILE, --passphrase-file or AGENTAUTH_PASSPHRASE',
       });
     }
-    throw new AgentAuthError('CORRUPT_KEYSTORE', ExitCode.keystore, `${file} is not a readable agentauth keystore (${(error as Error).message})`, {
+    throw keystoreError('CORRUPT_KEYSTORE', `${file} is not a readable agentauth keystore (${(error as Error).message})`, {
       hint: 'restore the install from a backup: agentauth restore FILE --force',
       cause: error,
     });
@@ -183,10 +183,10 @@ async function decryptKeystore(jwe: string, passphrase: string, file: string): P
   try {
     payload = JSON.parse(new TextDecoder().decode(plaintext)) as KeystorePayload;
   } catch (error) {
-    throw new AgentAuthError('CORRUPT_KEYSTORE', ExitCode.keystore, `${file} decrypted to something that is not JSON`, { cause: error });
+    throw keystoreError('CORRUPT_KEYSTORE', `${file} decrypted to something that is not JSON`, { cause: error });
   }
   if (payload.v !== 1 || typeof payload.entries !== 'object' || payload.entries === null) {
-    throw new AgentAuthError('CORRUPT_KEYSTORE', ExitCode.keystore, `${file} has an unknown layout`);
+    throw keystoreError('CORRUPT_KEYSTORE', `${file} has an unknown layout`);
   }
   return payload.entries;
 }

@@ -1,6 +1,6 @@
 import type { BackendName, Config } from '../config.js';
 import { keystoreError } from '../errors.js';
-import type { Paths } from '../paths.js';
+import type { Env, Paths } from '../paths.js';
 import { createFileKeystore } from './file.js';
 import { createMemoryKeystore } from './memory.js';
 import { entryName, type Keystore, type PassphraseSource } from './types.js';
@@ -13,6 +13,8 @@ export interface OpenKeystoreOptions {
   installId: string;
   paths: Paths;
   passphrase: PassphraseSource;
+  /** The command's environment (the keychain backend explains a missing session bus from it). */
+  env: Env;
 }
 
 /** Opens the backend the config names. Never re-detects: the saved choice wins. */
@@ -22,15 +24,15 @@ export async function openKeystore(options: OpenKeystoreOptions): Promise<Keysto
       return createFileKeystore({ file: options.paths.keystore, passphrase: options.passphrase });
     case 'keychain': {
       const { createKeychainKeystore } = await import('./keychain.js');
-      return createKeychainKeystore(options.installId);
+      return createKeychainKeystore(options.installId, options.env);
     }
     case 'memory':
       return createMemoryKeystore();
   }
 }
 
-export function openConfiguredKeystore(config: Config, paths: Paths, passphrase: PassphraseSource): Promise<Keystore> {
-  return openKeystore({ backend: config.backend, installId: config.installId, paths, passphrase });
+export function openConfiguredKeystore(config: Config, paths: Paths, passphrase: PassphraseSource, env: Env): Promise<Keystore> {
+  return openKeystore({ backend: config.backend, installId: config.installId, paths, passphrase, env });
 }
 
 /**

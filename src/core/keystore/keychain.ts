@@ -1,8 +1,11 @@
 // The OS credential store through @napi-rs/keyring. On Linux it is pinned to
 // the Secret Service: the kernel keyring forgets everything at reboot, and a
 // key that silently vanishes is worse than a clear error.
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { platform } from 'node:os';
 import { keystoreError } from '../errors.js';
+import type { Env } from '../paths.js';
 import type { Keystore } from './types.js';
 
 export const KEYCHAIN_SERVICE = 'agentauth';
@@ -37,10 +40,11 @@ function openEntry(account: string) {
   return new Entry(KEYCHAIN_SERVICE, account, ENTRY_OPTIONS as never);
 }
 
-export function describeKeychainFailure(error: unknown): { reason: string; hint: string } {
+/** Why the keychain failed, in the user's terms; `env` is the command's (the session bus it names). */
+export function describeKeychainFailure(error: unknown, env: Env): { reason: string; hint: string } {
   const message = (error as Error)?.message ?? String(error);
-  if (process.platform === 'linux') {
-    if (!process.env['DBUS_SESSION_BUS_ADDRESS']) {
+  if (platform() === 'linux') {
+    if (!env['DBUS_SESSION_BUS_ADDRESS']) {
       return {
         reason: 'no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret Service can answer',
         hint: 'on a desktop, log in to a graphical session; on a headless machine, use the file backend (agentauth init --backend file)',
@@ -54,12 +58,12 @@ export function describeKeychainFailure(error: unknown): { reason: string; hint:
   return { reason: `the OS keychain refused: ${message}`, hint: 'unlock the keychain, or use the file backend (agentauth init --backend file)' };
 }
 
-function wrapKeychainError(error: unknown): never {
-  const { reason, hint } = describeKeychainFailure(error);
+function wrapKeychainError(error: unknown, env: Env): never {
+  const { reason, hint } = describeKeychainFailure(error, env);
   throw keystoreError('KEYCHAIN_UNAVAILABLE', `the keychain is unavailable: ${reason}`, { hint, cause: error });
 }
 
-export function createKeychainKeystore(installId: string): Keystore {
+export function createKeychainKeystore(installId: string, env: Env): Keystore {
   const account = (name: string) => `${installId}/${name}`;
   return {
     backend: 'keychain',
@@ -67,21 +71,21 @@ export function createKeychainKeystore(installId: string): Keystore {
       try {
         return openEntry(account(name)).getPassword() ?? null;
       } catch (error) {
-        return wrapKeychainError(error);
+        return wrapKeychainError(error, env);
       }
     },
     async setMany(entries) {
       try {
         for (const [name, value] of Object.entries(entries)) openEntry(account(name)).setPassword(value);
       } catch (error) {
-        wrapKeychainError(error);
+        wrapKeychainError(error, env);
       }
     },
     async deleteMany(names) {
       try {
         for (const name of names) openEntry(account(name)).deleteCredential();
       } catch (error) {
-        wrapKeychainError(error);
+        wrapKeychainError(error, env);
       }
     },
     async listNames() {
@@ -93,16 +97,16 @@ export function createKeychainKeystore(installId: string): Keystore {
           .filter((name) => name.startsWith(prefix))
           .map((name) => name.slice(prefix.length));
       } catch (error) {
-        return wrapKeychainError(error);
+        return wrapKeychainError(error, env);
       }
     },
   };
 }
 
 /** Writes, reads back and deletes a throwaway entry: the only honest availability test. */
-export function probeKeychain(): { ok: true } | { ok: false; reason: string; hint: string } {
+export function probeKeychain(env: Env): { ok: true } | { ok: false; reason: string; hint: string } {
   try {
-    const entry = openEntry(`probe/${process.pid}/${Date.now()}`);
+    const entry = openEntry(`probe/${randomUUID()}`);
     entry.setPassword('probe');
     const back = entry.getPassword();
     entry.deleteCredential();
@@ -112,6 +116,6 @@ export function probeKeychain(): { ok: true } | { ok: false; reason: string; hin
     if ((error as { code?: string }).code === 'KEYCHAIN_UNAVAILABLE') {
       return { ok: false, reason: (error as Error).message, hint: (error as { hint?: string }).hint ?? '' };
     }
-    return { ok: false, ...describeKeychainFailure(error) };
+    return { ok: false, ...describeKeychainFailure(error, env) };
   }
 }

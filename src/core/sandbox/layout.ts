@@ -7,7 +7,7 @@
 // empty read-only folder, and nothing there is visible anyway).
 import { realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { AgentAuthError, ExitCode } from '../errors.js';
+import { childStartError } from '../errors.js';
 import { isInside, type SandboxPlan } from './plan.js';
 
 export interface Mask {
@@ -74,7 +74,7 @@ export function resolveLayout(plan: SandboxPlan, cwd: string): SandboxLayout {
 
   const hidingCwd = kept.find((mask) => mask.type === 'dir' && isInside(cwd, mask.path));
   if (hidingCwd) {
-    throw new AgentAuthError('SANDBOX_HIDES_CWD', ExitCode.runCannotStart, `the working directory ${cwd} is inside ${hidingCwd.path}, which the sandbox hides`, {
+    throw childStartError('SANDBOX_HIDES_CWD', `the working directory ${cwd} is inside ${hidingCwd.path}, which the sandbox hides`, {
       hint: 'run the command from another directory',
     });
   }

@@ -8,7 +8,7 @@
 // real paths (/private/tmp, not /tmp): Seatbelt matches what the kernel
 // resolved. `subpath` matches the path itself and everything under it, so it
 // covers files and folders alike, existing or not yet.
-import { AgentAuthError, ExitCode } from '../errors.js';
+import { childStartError } from '../errors.js';
 
 export interface MacProfileInput {
   /** Neither readable nor writable. */
@@ -42,7 +42,7 @@ function rule(head: string, filters: string[]): string {
 export function quote(text: string): string {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(text)) {
-    throw new AgentAuthError('SANDBOX_BAD_PATH', ExitCode.runCannotStart, `cannot describe ${JSON.stringify(text)} to sandbox-exec: it holds a control character`, {
+    throw childStartError('SANDBOX_BAD_PATH', `cannot describe ${JSON.stringify(text)} to sandbox-exec: it holds a control character`, {
       hint: 'rename it, or run with --no-sandbox',
     });
   }

@@ -3,7 +3,7 @@
 // it imports nothing heavy.
 import { lstatSync } from 'node:fs';
 import { connect } from 'node:net';
-import { AgentAuthError, ExitCode } from '../errors.js';
+import { AgentAuthError, isErrorCode, keystoreError, internalError } from '../errors.js';
 import type { MintAnswer, MintCall } from '../mint.js';
 
 export type ServeCall =
@@ -43,7 +43,7 @@ export function callServe(path: string, request: Record<string, unknown>, option
     const fail = (message: string) => {
       socket.destroy();
       reject(
-        new AgentAuthError('SERVE_NO_ANSWER', ExitCode.keystore, `agentauth serve (${path}) ${message}`, {
+        keystoreError('SERVE_NO_ANSWER', `agentauth serve (${path}) ${message}`, {
           hint: 'see its log; to mint without it: agentauth token mint --direct …',
         }),
       );
@@ -67,7 +67,7 @@ export function callServe(path: string, request: Record<string, unknown>, option
         if (!answer || typeof answer !== 'object' || Array.isArray(answer)) throw new Error('not an object');
         resolve({ answered: true, answer: answer as Record<string, unknown> });
       } catch {
-        reject(new AgentAuthError('SERVE_BAD_ANSWER', ExitCode.internal, `agentauth serve (${path}) answered something that is not a JSON object`));
+        reject(internalError('SERVE_BAD_ANSWER', `agentauth serve (${path}) answered something that is not a JSON object`));
       }
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -84,12 +84,12 @@ export function callServe(path: string, request: Record<string, unknown>, option
 
 /** Turns a `{"ok":false,…}` answer into the error a direct run would have thrown. */
 export function answerToError(answer: Record<string, unknown>): AgentAuthError {
-  const exit = typeof answer['exit'] === 'number' && Object.values(ExitCode).includes(answer['exit'] as never) ? (answer['exit'] as number) : ExitCode.internal;
-  const code = typeof answer['code'] === 'string' ? answer['code'] : 'SERVE_ERROR';
+  // The code decides the kind, and so the exit status; a code this version does not know is a bad answer.
+  const code = isErrorCode(answer['code']) ? answer['code'] : 'SERVE_BAD_ANSWER';
   const message = typeof answer['message'] === 'string' ? answer['message'] : 'agentauth serve refused the request';
   const hint = typeof answer['hint'] === 'string' ? answer['hint'] : undefined;
   const details = answer['details'] && typeof answer['details'] === 'object' ? (answer['details'] as Record<string, unknown>) : undefined;
-  return new AgentAuthError(code, exit as never, message, { ...(hint ? { hint } : {}), ...(details ? { details } : {}) });
+  return new AgentAuthError(code, message, { ...(hint ? { hint } : {}), ...(details ? { details } : {}) });
 }
 
 /** The socket request for a mint (docs/serve.md, "The socket protocol"). */

@@ -6,7 +6,7 @@
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { AgentAuthError, ExitCode, usageError } from '../errors.js';
+import { keystoreError, usageError, type AgentAuthError } from '../errors.js';
 import { MAX_SOCKET_PATH_BYTES } from './socket-path.js';
 
 const MAX_LINE_BYTES = 64 * 1024;
@@ -26,6 +26,8 @@ export interface LineSocketOptions {
   uid: number | null;
   /** Told about a folder other users can enter (the socket itself is still 0600). */
   warn(message: string): void;
+  /** The `{"ok":false,…}` answer for a request that is not one line of JSON, or is too long. */
+  refuse(error: AgentAuthError): Record<string, unknown>;
 }
 
 export async function listenLineSocket(path: string, handle: LineHandler, options: LineSocketOptions): Promise<LineSocket> {
@@ -47,7 +49,7 @@ export async function listenLineSocket(path: string, handle: LineHandler, option
     }
     connections.add(socket);
     socket.on('close', () => connections.delete(socket));
-    serveConnection(socket, handle, busy);
+    serveConnection(socket, handle, busy, options.refuse);
   });
   // Bound inside a fresh 0700 folder, set to 0600, then renamed into place:
   // there is no moment at which another user could connect.
@@ -93,7 +95,7 @@ function busySocket(socket: Socket): boolean {
 }
 
 /** Reads lines, answers each in order; a line that is too long ends the connection. */
-function serveConnection(socket: Socket, handle: LineHandler, busy: Set<Promise<void>>): void {
+function serveConnection(socket: Socket, handle: LineHandler, busy: Set<Promise<void>>, refuse: LineSocketOptions['refuse']): void {
   socket.setTimeout(IDLE_MS, () => socket.destroy());
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -106,7 +108,7 @@ function serveConnection(socket: Socket, handle: LineHandler, busy: Set<Promise<
       pendingBytes = 0;
       start = lf + 1;
       if (line.trim() === '') continue;
-      const work = chain.then(() => answer(socket, line, handle));
+      const work = chain.then(() => answer(socket, line, handle, refuse));
       chain = work;
       inFlight.add(socket);
       busy.add(work);
@@ -118,7 +120,7 @@ function serveConnection(socket: Socket, handle: LineHandler, busy: Set<Promise<
     const rest = chunk.subarray(start);
     pendingBytes += rest.length;
     if (pendingBytes > MAX_LINE_BYTES) {
-      socket.end(`${JSON.stringify({ ok: false, code: 'REQUEST_TOO_LARGE', exit: ExitCode.usage, message: `a request line may hold at most ${MAX_LINE_BYTES} bytes` })}\n`);
+      socket.end(`${JSON.stringify(refuse(usageError('REQUEST_TOO_LARGE', `a request line may hold at most ${MAX_LINE_BYTES} bytes`)))}\n`);
       socket.destroy();
       return;
     }
@@ -127,7 +129,7 @@ function serveConnection(socket: Socket, handle: LineHandler, busy: Set<Promise<
   socket.on('error', () => socket.destroy());
 }
 
-async function answer(socket: Socket, line: string, handle: LineHandler): Promise<void> {
+async function answer(socket: Socket, line: string, handle: LineHandler, refuse: LineSocketOptions['refuse']): Promise<void> {
   let request: unknown;
   let reply: Record<string, unknown>;
   try {
@@ -135,7 +137,7 @@ async function answer(socket: Socket, line: string, handle: LineHandler): Promis
   } catch {
     request = undefined;
   }
-  if (request === undefined) reply = { ok: false, code: 'BAD_REQUEST', exit: ExitCode.usage, message: 'the request is not one line of JSON' };
+  if (request === undefined) reply = refuse(usageError('BAD_REQUEST', 'the request is not one line of JSON'));
   else reply = await handle(request);
   if (!socket.destroyed) socket.write(`${JSON.stringify(reply)}\n`);
 }
@@ -156,7 +158,7 @@ function preparePrivateFolder(dir: string, options: LineSocketOptions): void {
   const st = lstatSync(dir);
   if (!st.isDirectory()) throw usageError('SOCKET_FOLDER', `${dir} is not a folder`);
   if (options.uid !== null && st.uid !== options.uid) {
-    throw new AgentAuthError('SOCKET_FOLDER_NOT_OURS', ExitCode.keystore, `refusing to listen in ${dir}: it belongs to uid ${st.uid}, not to you`, {
+    throw keystoreError('SOCKET_FOLDER_NOT_OURS', `refusing to listen in ${dir}: it belongs to uid ${st.uid}, not to you`, {
       hint: 'someone else created it first; pass --socket PATH in a folder of your own',
     });
   }

@@ -1,7 +1,7 @@
 // Requests on the mint socket: `{"op":"mint",…}` and `{"op":"ping"}`. A
 // request is checked for shape here; everything else (the agent's policy,
 // the audit event) is the one mint of src/core/mint.ts.
-import { AgentAuthError, ExitCode, isAgentAuthError, usageError } from '../errors.js';
+import { internalError, isAgentAuthError, usageError, type AgentAuthError } from '../errors.js';
 import type { MintAnswer, MintCall } from '../mint.js';
 import type { LineHandler } from './line-socket.js';
 
@@ -10,6 +10,20 @@ export interface MintHandlerDeps {
   ping(): Record<string, unknown>;
   /** A failure that is not a refusal (a bug, a disk error): for the log. */
   onFailure(error: unknown, call: MintCall | null): void;
+  /** The `{"ok":false,…}` answer for a refused request (refusalAnswer, with the exit status the CLI gives). */
+  refuse(error: AgentAuthError): Record<string, unknown>;
+}
+
+/** The refusal on the wire (docs/serve.md): the exit status is the one a direct `token mint` would give. */
+export function refusalAnswer(error: AgentAuthError, exit: number): Record<string, unknown> {
+  return {
+    ok: false,
+    code: error.code,
+    exit,
+    message: error.message,
+    ...(error.hint ? { hint: error.hint } : {}),
+    ...(error.details ? { details: error.details } : {}),
+  };
 }
 
 export function createMintHandler(deps: MintHandlerDeps): LineHandler {
@@ -23,16 +37,8 @@ export function createMintHandler(deps: MintHandlerDeps): LineHandler {
       return { ok: true, ...(await deps.mint(call)) };
     } catch (error) {
       const known = isAgentAuthError(error);
-      if (!known || error.exitCode === ExitCode.internal || error.exitCode === ExitCode.keystore) deps.onFailure(error, call);
-      const failure = known ? error : new AgentAuthError('INTERNAL', ExitCode.internal, 'internal error in agentauth serve (see its log)');
-      return {
-        ok: false,
-        code: failure.code,
-        exit: failure.exitCode,
-        message: failure.message,
-        ...(failure.hint ? { hint: failure.hint } : {}),
-        ...(failure.details ? { details: failure.details } : {}),
-      };
+      if (!known || error.kind === 'internal' || error.kind === 'keystore') deps.onFailure(error, call);
+      return deps.refuse(known ? error : internalError('INTERNAL', 'internal error in agentauth serve (see its log)'));
     }
   };
 }

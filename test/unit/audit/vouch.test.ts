@@ -31,7 +31,7 @@ describe('a writer signs only a log it can vouch for', () => {
     execFileSync(process.execPath, [REWRITE, f.file, '/secret-', '2']);
     expect(lines(f.file).filter((line) => JSON.stringify(line).includes('/secret-'))).toEqual([]);
     await appender.append({ kind: 'run.end', actor: { sub: 'user:tester' }, data: {} });
-    await expect(appender.checkpoint()).rejects.toMatchObject({ code: 'AUDIT_CHECKPOINT_REFUSED', exitCode: 1, message: expect.stringMatching(/rewritten: event 6 that this process appended/) });
+    await expect(appender.checkpoint()).rejects.toMatchObject({ code: 'AUDIT_CHECKPOINT_REFUSED', kind: 'checkFailed', message: expect.stringMatching(/rewritten: event 6 that this process appended/) });
     await appender.close();
     const after = lines(f.file);
     expect(after.filter((line) => line['kind'] === 'checkpoint')).toHaveLength(1);

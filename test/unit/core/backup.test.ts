@@ -22,7 +22,7 @@ describe('backup file', () => {
 
   it('a wrong passphrase and altered bytes are the same error; a cut file and another JWE are refused before decrypting', async () => {
     const jwe = await sealBackup(await makePayload(), PASS);
-    await expect(openBackup(jwe, 'another passphrase', 'b')).rejects.toMatchObject({ code: 'WRONG_BACKUP_PASSPHRASE', exitCode: 4 });
+    await expect(openBackup(jwe, 'another passphrase', 'b')).rejects.toMatchObject({ code: 'WRONG_BACKUP_PASSPHRASE', kind: 'keystore' });
     const parts = jwe.split('.');
     const altered = [...parts.slice(0, 3), `${parts[3]!.slice(0, -2)}${parts[3]!.endsWith('AA') ? 'BB' : 'AA'}`, parts[4]].join('.');
     await expect(openBackup(altered, PASS, 'b')).rejects.toMatchObject({ code: 'WRONG_BACKUP_PASSPHRASE' });

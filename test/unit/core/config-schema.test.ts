@@ -44,7 +44,7 @@ describe('config.json on load', () => {
       const config = structuredClone(valid);
       change(config);
       expect(() => parseConfig(JSON.stringify(config), '/home/u/.config/agentauth/config.json'), field).toThrow(
-        expect.objectContaining({ code: 'CORRUPT_CONFIG', exitCode: 4, message: expect.stringContaining(`/home/u/.config/agentauth/config.json is damaged: field "${field}" must be ${expected}`) }),
+        expect.objectContaining({ code: 'CORRUPT_CONFIG', kind: 'keystore', message: expect.stringContaining(`/home/u/.config/agentauth/config.json is damaged: field "${field}" must be ${expected}`) }),
       );
     }
   });

@@ -11,7 +11,7 @@ describe('durations', () => {
   });
   it('rejects anything else with a usage error naming the format', () => {
     for (const bad of ['', '0s', '1', 'h', '1.5h', '-1m', '1w', '1h30m', ' 1x']) {
-      expect(() => parseDuration(bad), bad).toThrow(expect.objectContaining({ code: 'BAD_DURATION', exitCode: 2 }));
+      expect(() => parseDuration(bad), bad).toThrow(expect.objectContaining({ code: 'BAD_DURATION', kind: 'usage' }));
     }
   });
   it('formats back to the shortest exact unit', () => {
@@ -25,7 +25,7 @@ describe('names', () => {
   it('accepts the spec pattern and rejects the rest', () => {
     for (const good of ['a', 'home-monitor', 'x.y_z-1', '0', 'a'.repeat(63)]) expect(validateName(good, 'agent')).toBe(good);
     for (const bad of ['', 'Home', '-a', '.a', 'a b', 'a/b', 'a'.repeat(64), 'é']) {
-      expect(() => validateName(bad, 'agent'), bad).toThrow(expect.objectContaining({ code: 'BAD_NAME', exitCode: 2 }));
+      expect(() => validateName(bad, 'agent'), bad).toThrow(expect.objectContaining({ code: 'BAD_NAME', kind: 'usage' }));
     }
   });
 });

@@ -15,7 +15,7 @@ describe('default scopes', () => {
 
   it('an agent with only wildcards must name a scope (usage, exit 2)', () => {
     const agent = { ...base, scopes: ['docker:restart:*', '*'] };
-    expect(() => checkMintPolicy({ agent, issuer: ISSUER, aud: 'a' })).toThrow(expect.objectContaining({ code: 'SCOPE_REQUIRED', exitCode: 2, hint: expect.stringContaining('--scope docker:restart:NAME') }));
+    expect(() => checkMintPolicy({ agent, issuer: ISSUER, aud: 'a' })).toThrow(expect.objectContaining({ code: 'SCOPE_REQUIRED', kind: 'usage', hint: expect.stringContaining('--scope docker:restart:NAME') }));
     expect(checkMintPolicy({ agent, issuer: ISSUER, aud: 'a', scopes: ['docker:restart:nginx'] }).scopes).toEqual(['docker:restart:nginx']);
   });
 });
@@ -23,7 +23,7 @@ describe('default scopes', () => {
 describe('default audience', () => {
   it('is the one allowed audience; with none or several, --aud is required', () => {
     expect(checkMintPolicy({ agent: { ...base, audiences: ['pack.lan'] }, issuer: ISSUER }).aud).toBe('pack.lan');
-    expect(() => checkMintPolicy({ agent: { ...base, audiences: ['a', 'b'] }, issuer: ISSUER })).toThrow(expect.objectContaining({ code: 'AUDIENCE_REQUIRED', exitCode: 2, hint: expect.stringContaining('a, b') }));
+    expect(() => checkMintPolicy({ agent: { ...base, audiences: ['a', 'b'] }, issuer: ISSUER })).toThrow(expect.objectContaining({ code: 'AUDIENCE_REQUIRED', kind: 'usage', hint: expect.stringContaining('a, b') }));
     expect(() => checkMintPolicy({ agent: base, issuer: ISSUER })).toThrow(expect.objectContaining({ code: 'AUDIENCE_REQUIRED' }));
   });
 });

@@ -31,6 +31,6 @@ describe('presets', () => {
   });
 
   it('an unknown preset is a usage error that names the presets', () => {
-    expect(() => applyPreset('nope', { hosts: [] })).toThrow(expect.objectContaining({ exitCode: 2, code: 'UNKNOWN_PRESET', hint: expect.stringContaining('anthropic') }));
+    expect(() => applyPreset('nope', { hosts: [] })).toThrow(expect.objectContaining({ kind: 'usage', code: 'UNKNOWN_PRESET', hint: expect.stringContaining('anthropic') }));
   });
 });

@@ -19,7 +19,7 @@ describe('scopes', () => {
 
   it('rejects spaces, quotes and a * anywhere but a whole last segment', () => {
     for (const bad of ['a b', '', 'a"b', 'docker*', 'do*cker:x', 'docker:*:x', 'a\\b']) {
-      expect(() => validateScope(bad), bad).toThrow(expect.objectContaining({ code: 'BAD_SCOPE', exitCode: 2 }));
+      expect(() => validateScope(bad), bad).toThrow(expect.objectContaining({ code: 'BAD_SCOPE', kind: 'usage' }));
     }
     expect(validateScope('docker:restart:*')).toBe('docker:restart:*');
     expect(validateScope('*')).toBe('*');

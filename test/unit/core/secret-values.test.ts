@@ -25,7 +25,7 @@ describe('secret values', () => {
       } catch (caught) {
         error = caught;
       }
-      expect(error, message.source).toMatchObject({ code: 'BAD_SECRET_VALUE', exitCode: 2, message: expect.stringMatching(message) });
+      expect(error, message.source).toMatchObject({ code: 'BAD_SECRET_VALUE', kind: 'usage', message: expect.stringMatching(message) });
       expect(String((error as Error).message)).not.toContain('secret-ab');
     }
   });
@@ -34,7 +34,7 @@ describe('secret values', () => {
 describe("a secret's --env", () => {
   it('may not be a variable that changes how programs start, load code or run commands', () => {
     for (const name of ['LD_PRELOAD', 'ld_preload', 'LD_LIBRARY_PATH', 'DYLD_INSERT_LIBRARIES', 'NODE_OPTIONS', 'NODE_PATH', 'BASH_ENV', 'ENV', 'PYTHONPATH', 'PYTHONSTARTUP', 'PERL5OPT', 'RUBYOPT', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_SSH_COMMAND', 'SHELL', 'IFS', 'PROMPT_COMMAND', 'JAVA_TOOL_OPTIONS', 'EDITOR', 'XDG_CONFIG_HOME', 'AGENTAUTH_AUDIT_LOG']) {
-      expect(() => validateEnvName(name, '--env'), name).toThrow(expect.objectContaining({ code: 'RESERVED_ENV_NAME', exitCode: 2, message: expect.stringContaining(name) }));
+      expect(() => validateEnvName(name, '--env'), name).toThrow(expect.objectContaining({ code: 'RESERVED_ENV_NAME', kind: 'usage', message: expect.stringContaining(name) }));
     }
     expect(() => validateEnvName('HTTPS_PROXY', '--env')).toThrow(/agentauth run sets itself/);
   });

@@ -75,10 +75,10 @@ describe('minting', () => {
 
   it('refuses, never narrows, anything beyond the entry (exit 5)', () => {
     expect(() => checkMintPolicy({ agent, issuer: ISSUER, aud: 'pack.lan', scopes: ['docker:stop:nginx'] })).toThrow(
-      expect.objectContaining({ code: 'SCOPE_NOT_ALLOWED', exitCode: 5 }),
+      expect.objectContaining({ code: 'SCOPE_NOT_ALLOWED', kind: 'policy' }),
     );
-    expect(() => checkMintPolicy({ agent, issuer: ISSUER, aud: 'pack.lan', ttlSeconds: 3601 })).toThrow(expect.objectContaining({ code: 'TTL_NOT_ALLOWED', exitCode: 5 }));
-    expect(() => checkMintPolicy({ agent, issuer: ISSUER, aud: 'evil.lan' })).toThrow(expect.objectContaining({ code: 'AUDIENCE_NOT_ALLOWED', exitCode: 5 }));
+    expect(() => checkMintPolicy({ agent, issuer: ISSUER, aud: 'pack.lan', ttlSeconds: 3601 })).toThrow(expect.objectContaining({ code: 'TTL_NOT_ALLOWED', kind: 'policy' }));
+    expect(() => checkMintPolicy({ agent, issuer: ISSUER, aud: 'evil.lan' })).toThrow(expect.objectContaining({ code: 'AUDIENCE_NOT_ALLOWED', kind: 'policy' }));
     expect(checkMintPolicy({ agent, issuer: ISSUER, aud: 'evil.lan', skipAudienceCheck: true }).ttl).toBe(900);
     expect(checkMintPolicy({ agent: { ...agent, maxTtl: 300 }, issuer: ISSUER, aud: 'pack.lan' }).ttl).toBe(300);
   });

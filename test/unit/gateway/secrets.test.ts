@@ -14,7 +14,7 @@ describe('host patterns', () => {
     expect(parseHostPattern('http://localhost:11434')).toEqual({ scheme: 'http', host: 'localhost', wildcard: false, port: 11434 });
     expect(parseHostPattern('HTTP://nas.lan/')).toEqual({ scheme: 'http', host: 'nas.lan', wildcard: false, port: 80 });
     for (const bad of ['ftp://x.com', 'http://x.com/v1', '*.com', 'a..b', '*.*.example.com', 'x.com:0', 'x.com:70000', 'user@x.com', 'http://user@x.com']) {
-      expect(() => parseHostPattern(bad), bad).toThrow(expect.objectContaining({ exitCode: 2 }));
+      expect(() => parseHostPattern(bad), bad).toThrow(expect.objectContaining({ kind: 'usage' }));
     }
   });
 
@@ -121,16 +121,16 @@ describe('grants', () => {
   });
 
   it('never widen it (exit 5)', () => {
-    expect(() => buildGrant(record, { methods: ['DELETE'] })).toThrow(expect.objectContaining({ exitCode: 5, code: 'GRANT_WIDENS' }));
-    expect(() => buildGrant(record, { paths: ['/v2'] })).toThrow(expect.objectContaining({ exitCode: 5 }));
-    expect(() => buildGrant(record, { paths: ['/v1beta'] })).toThrow(expect.objectContaining({ exitCode: 5 }));
-    expect(() => buildGrant(record, { paths: ['/v1/..%2fadmin'] })).toThrow(expect.objectContaining({ exitCode: 2, code: 'BAD_PATH' }));
+    expect(() => buildGrant(record, { methods: ['DELETE'] })).toThrow(expect.objectContaining({ kind: 'policy', code: 'GRANT_WIDENS' }));
+    expect(() => buildGrant(record, { paths: ['/v2'] })).toThrow(expect.objectContaining({ kind: 'policy' }));
+    expect(() => buildGrant(record, { paths: ['/v1beta'] })).toThrow(expect.objectContaining({ kind: 'policy' }));
+    expect(() => buildGrant(record, { paths: ['/v1/..%2fadmin'] })).toThrow(expect.objectContaining({ kind: 'usage', code: 'BAD_PATH' }));
   });
 
   it('resolveSecretGrants (for agent add --secret) requires the secrets to exist', () => {
     const config = { secrets: { s: record }, agents: {} } as unknown as Config;
     expect(resolveSecretGrants(config, ['s', 's'])).toEqual([{ secret: 's' }]);
-    expect(() => resolveSecretGrants(config, ['nope'])).toThrow(expect.objectContaining({ exitCode: 3 }));
+    expect(() => resolveSecretGrants(config, ['nope'])).toThrow(expect.objectContaining({ kind: 'notFound' }));
   });
 
   it('removing a secret removes every grant of it', () => {

@@ -22,7 +22,7 @@ describe('vault', () => {
     expect(a.ct).not.toBe(b.ct);
     expect(decryptValue(key, 'one', a, 'f').toString()).toBe('value-value');
     // Moved to another name: the tag no longer verifies.
-    expect(() => decryptValue(key, 'two', a, 'f')).toThrow(expect.objectContaining({ code: 'VAULT_DECRYPT_FAILED', exitCode: 4 }));
+    expect(() => decryptValue(key, 'two', a, 'f')).toThrow(expect.objectContaining({ code: 'VAULT_DECRYPT_FAILED', kind: 'keystore' }));
     const tampered = { ...a, ct: Buffer.from(Buffer.from(a.ct, 'base64url').map((x, i) => (i === 0 ? x ^ 1 : x))).toString('base64url') };
     expect(() => decryptValue(key, 'one', tampered, 'f')).toThrow(/cannot be decrypted/);
   });

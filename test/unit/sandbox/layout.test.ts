@@ -44,7 +44,7 @@ describe('resolveLayout', () => {
   });
 
   it('refuses to start in a folder it hides', () => {
-    expect(() => resolveLayout(plan({ protect: [{ path: at('aa'), why: 'a' }] }), at('aa/sub'))).toThrow(expect.objectContaining({ code: 'SANDBOX_HIDES_CWD', exitCode: 125 }));
+    expect(() => resolveLayout(plan({ protect: [{ path: at('aa'), why: 'a' }] }), at('aa/sub'))).toThrow(expect.objectContaining({ code: 'SANDBOX_HIDES_CWD', kind: 'childStart' }));
   });
 });
 

@@ -42,6 +42,6 @@ describe('buildMacProfile', () => {
 
   it('refuses control characters rather than guess how sandbox-exec reads them', () => {
     expect(() => quote('/tmp/new\nline')).toThrow(/control character/);
-    expect(() => buildMacProfile({ hide: ['/tmp/tab\there'], readOnly: [] })).toThrow(expect.objectContaining({ exitCode: 125 }));
+    expect(() => buildMacProfile({ hide: ['/tmp/tab\there'], readOnly: [] })).toThrow(expect.objectContaining({ kind: 'childStart' }));
   });
 });

@@ -6,7 +6,7 @@ describe('settings', () => {
     const spec = findSetting('run.sandbox');
     expect(parseSettingValues(spec, ['required'])).toBe('required');
     expect(() => parseSettingValues(spec, ['maybe'])).toThrow(/one of: required, auto, off/);
-    expect(() => parseSettingValues(spec, ['auto', 'off'])).toThrow(expect.objectContaining({ exitCode: 2 }));
+    expect(() => parseSettingValues(spec, ['auto', 'off'])).toThrow(expect.objectContaining({ kind: 'usage' }));
     expect(() => parseSettingValues(spec, [])).toThrow(/needs a value/);
   });
 
@@ -19,7 +19,7 @@ describe('settings', () => {
   });
 
   it('unknown keys are a usage error that lists the known ones', () => {
-    expect(() => findSetting('run.sandboxx')).toThrow(expect.objectContaining({ exitCode: 2, hint: expect.stringContaining('run.sandbox, run.sandbox-hide, run.sandbox-ro') }));
+    expect(() => findSetting('run.sandboxx')).toThrow(expect.objectContaining({ kind: 'usage', hint: expect.stringContaining('run.sandbox, run.sandbox-hide, run.sandbox-ro') }));
     expect(SETTINGS.map((spec) => spec.key)).toEqual(['run.sandbox', 'run.sandbox-hide', 'run.sandbox-ro', 'audit.rotate-bytes']);
   });
 
@@ -28,7 +28,7 @@ describe('settings', () => {
     expect(parseSettingValues(spec, ['16m'])).toBe('16M');
     expect(parseSettingValues(spec, ['OFF'])).toBe('off');
     expect(parseSettingValues(spec, ['4096'])).toBe('4096');
-    for (const bad of [['4095'], ['3K'], ['1.5M'], ['10T'], ['-1'], ['16M', '32M']]) expect(() => parseSettingValues(spec, bad), bad.join(' ')).toThrow(expect.objectContaining({ exitCode: 2 }));
+    for (const bad of [['4095'], ['3K'], ['1.5M'], ['10T'], ['-1'], ['16M', '32M']]) expect(() => parseSettingValues(spec, bad), bad.join(' ')).toThrow(expect.objectContaining({ kind: 'usage' }));
     expect(sizeInBytes('64M')).toBe(64 * 1024 * 1024);
     expect(readRotateBytes({})).toBe(64 * 1024 * 1024);
     expect(readRotateBytes({ settings: { 'audit.rotate-bytes': 'off' } })).toBeUndefined();
