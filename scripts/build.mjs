@@ -10,33 +10,18 @@
 //    declarations under dist/types/ emitted by tsc.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertShimsUsed, shimPlugin } from './build-shims.mjs';
 
-// Without --clean, old chunks stay: a CLI process that started before this
-// build may still lazy-import them (tests and builds overlap in development).
+// Without --clean, old chunks stay for a while: a CLI process that started
+// before this build may still lazy-import them (tests and builds overlap in
+// development). Chunks no build has written for an hour are pruned below.
 if (process.argv.includes('--clean')) await rm(new URL('../dist', import.meta.url), { recursive: true, force: true });
-// Measured start-up and memory trims (see BENCHMARKS.md): dependencies that
-// load heavy modules at import time get lighter stand-ins, only inside those dependencies.
-const shim = (name) => fileURLToPath(new URL(`./shims/${name}`, import.meta.url));
-const startupShims = {
-  name: 'startup-shims',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      /[\\/]commander[\\/]/.test(args.importer) ? { path: shim('child-process.cjs') } : undefined,
-    );
-    b.onResolve({ filter: /^graceful-fs$/ }, (args) =>
-      /[\\/]proper-lockfile[\\/]/.test(args.importer) ? { path: shim('graceful-fs.cjs') } : undefined,
-    );
-    // undici's HTTP/2 client is never used (the gateway offers upstreams only
-    // HTTP/1.1 in ALPN); undici copes with a Node without http2, and not
-    // loading it saves ~2.5 MiB of the gateway's RSS.
-    b.onResolve({ filter: /^(node:)?http2$/ }, (args) =>
-      /[\\/]undici[\\/]/.test(args.importer) ? { path: shim('no-http2.cjs') } : undefined,
-    );
-  },
-};
+// Module stand-ins inside some dependencies (see scripts/build-shims.mjs).
+const shimsUsed = new Set();
 // main.cjs reaches the command tree through `import('./cli.js')`: the other build's entry.
 const commandTreeOutside = {
   name: 'command-tree-outside',
@@ -45,12 +30,14 @@ const commandTreeOutside = {
   },
 };
 
+const sourcemap = process.env.AGENTAUTH_SOURCEMAP === '1' ? 'linked' : false;
 const node = {
   bundle: true,
   format: 'esm',
   platform: 'node',
   target: 'node20.19',
-  sourcemap: 'linked',
+  // Source maps are not shipped (a Pi pays for every megabyte); AGENTAUTH_SOURCEMAP=1 writes them for debugging.
+  sourcemap,
   // Native binding: must be resolved at run time from node_modules.
   external: ['@napi-rs/keyring'],
   // CommonJS dependencies call require() for built-ins; give the ESM bundle one.
@@ -62,8 +49,8 @@ const node = {
   minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
 };
 
-const [, split] = await Promise.all([
-  build({ ...node, entryPoints: ['src/main.ts'], outfile: 'dist/main.cjs', format: 'cjs', banner: {}, plugins: [commandTreeOutside] }),
+const builds = await Promise.all([
+  build({ ...node, entryPoints: ['src/main.ts'], outfile: 'dist/main.cjs', format: 'cjs', banner: {}, plugins: [commandTreeOutside], metafile: true }),
   build({
     ...node,
     entryPoints: {
@@ -76,7 +63,7 @@ const [, split] = await Promise.all([
     outdir: 'dist',
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
-    plugins: [startupShims],
+    plugins: [shimPlugin(shimsUsed)],
     metafile: true,
   }),
   build({
@@ -88,32 +75,66 @@ const [, split] = await Promise.all([
     platform: 'neutral',
     target: 'es2022',
     external: ['jose', 'node:*'],
-    sourcemap: 'linked',
+    sourcemap,
     logLevel: 'warning',
+    metafile: true,
+  }),
+  // The Node preload `run` puts in its child's NODE_OPTIONS (src/preload/): CommonJS,
+  // for `--require` on every Node from 18 on; its undici half is loaded only on
+  // the child's first request, so it is a file of its own.
+  build({
+    entryPoints: { 'preload/env-proxy': 'src/preload/env-proxy.cts', 'preload/env-proxy-undici': 'src/preload/env-proxy-undici.cts' },
+    outdir: 'dist',
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node18',
+    logLevel: 'error',
+    minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
+    plugins: [shimPlugin(shimsUsed)],
+    metafile: true,
   }),
 ]);
+const split = builds[1];
 
-// The Node preload `run` puts in its child's NODE_OPTIONS (src/preload/): CommonJS,
-// for `--require` on every Node from 18 on; its undici half is loaded only on
-// the child's first request, so it is a file of its own.
-await build({
-  entryPoints: { 'preload/env-proxy': 'src/preload/env-proxy.cts', 'preload/env-proxy-undici': 'src/preload/env-proxy-undici.cts' },
-  outdir: 'dist',
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node18',
-  logLevel: 'error',
-  minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
-  plugins: [startupShims],
-});
+assertShimsUsed(shimsUsed);
+
+// package.json's dependencies are exactly what the bundle loads at run time
+// (everything else is bundled, so it is a devDependency): an install pulls
+// nothing it never loads, and a new external cannot ship without being declared.
+const runtimeImports = new Set(node.external);
+for (const { metafile } of builds) {
+  for (const output of Object.values(metafile.outputs)) {
+    for (const { path, external } of output.imports) {
+      if (external && !/^(\.|\/|node:)/.test(path) && !isBuiltin(path)) runtimeImports.add(path.replace(/^((@[^/]+\/)?[^/]+).*$/, '$1'));
+    }
+  }
+}
+const declared = Object.keys(JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')).dependencies ?? {});
+if ([...runtimeImports].sort().join() !== declared.sort().join()) {
+  throw new Error(`build: package.json dependencies (${declared.join(', ')}) must be exactly what dist/ imports at run time (${[...runtimeImports].join(', ')})`);
+}
 
 // The worker is found relative to the code that starts it: fail the build, not a user's verify, if they drift apart.
 const outputs = Object.entries(split.metafile.outputs);
 const starter = outputs.find(([, output]) => Object.keys(output.inputs).some((input) => input.endsWith('src/core/audit/verify-workers.ts')));
 if (!starter || dirname(starter[0]) !== 'dist/chunks' || !split.metafile.outputs['dist/chunks/verify-worker.js']) {
   throw new Error(`build: verify-workers.ts went to ${starter?.[0] ?? 'no output'}, not beside dist/chunks/verify-worker.js`);
+}
+
+// Prune chunks and maps this build did not write and nothing has written for an
+// hour, so a long-lived working tree's dist/ (and `npm pack` from it) stays the
+// size of one build.
+const written = new Set(builds.flatMap(({ metafile }) => Object.keys(metafile.outputs)));
+const staleBefore = Date.now() - 3600_000;
+for (const folder of ['dist', 'dist/chunks']) {
+  for (const name of await readdir(folder).catch(() => [])) {
+    const file = join(folder, name);
+    if (written.has(file) || !/\.(js|map)$/.test(name)) continue;
+    if (sourcemap === false && name.endsWith('.map')) await rm(file, { force: true });
+    else if ((await stat(file)).mtimeMs < staleBefore) await rm(file, { force: true });
+  }
 }
 
 // Type declarations for agentauth/verify (tsconfig.verify.json: declarations only).

@@ -7,7 +7,7 @@
 // therefore opened with O_NOFOLLOW, checked on the open descriptor (no gap
 // between the check and the use), and temp files are created with O_EXCL.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AgentAuthError, keystoreError } from './errors.js';
 
@@ -197,7 +197,7 @@ export function openOwnFileForAppend(file: string): number {
 }
 
 export interface AtomicWriteOptions {
-  /** Default 0600. */
+  /** Default 0600; the file gets exactly this mode, whatever the umask (a public 0644 file must stay readable). */
   mode?: number;
   /**
    * Default true: fsync the file before the rename and the folder after, so
@@ -223,6 +223,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
   const fd = openSync(tmp, TEMP_FLAGS, mode);
   let written = false;
   try {
+    fchmodSync(fd, mode);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     let offset = 0;
     while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);

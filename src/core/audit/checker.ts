@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import canonicalize from 'canonicalize';
 import { isLowerHex } from './encoding.js';
 import { parseVkey, type LogVerifierKey } from './log-key.js';
-import { EMPTY_ROOT, Frontier } from './merkle.js';
+import { copyHash, EMPTY_ROOT, Frontier } from './merkle.js';
 import { openCheckpointNote } from './note.js';
 import { LINE_CHECKPOINT, LINE_SLOW, type ChunkConsumer, type ScannedChunk } from './scan.js';
 
@@ -276,7 +276,7 @@ export class Checker implements ChunkConsumer {
   }
 
   private appendLeaf(source: Buffer, at: number, byteOffset: number): void {
-    source.copy(this.lastLeaf, 0, at, at + 32);
+    copyHash(source, at, this.lastLeaf, 0);
     this.hooks.onLeaf?.(this.frontier.size, source, at, byteOffset);
     this.frontier.appendFrom(source, at);
     this.lastLineWasCheckpointCovering = false;

@@ -8,7 +8,12 @@ import type { LineChunk, LineChunkReader } from './line-chunks.js';
 import { createChunkScanner, createScanRecords, type ChunkConsumer, type ScanRecords } from './scan.js';
 import { allocateSharedRecords, recordsOver, type SharedRecords, type WorkerReply, type WorkerRequest } from './scan-slots.js';
 
-const SLOTS_PER_THREAD = 3;
+// Chunks in flight per thread. This thread also runs the checker (chain,
+// Merkle tree, checkpoints: about a third of a line's cost), so it scans
+// fewer chunks than a worker: each slot is refilled by the thread that owns
+// it, so the slot counts set the shares (1 of 3 chunks here with one worker).
+const SLOTS_PER_WORKER = 4;
+const SLOTS_HERE = 2;
 
 interface Slot {
   buf: Buffer;
@@ -41,7 +46,7 @@ export async function scanInWorkers(reader: LineChunkReader, chunkSize: number, 
   const capacity = Math.max(256, Math.ceil(chunkSize / 48));
   const slots: Slot[] = [];
   for (let w = 0; w <= workers.length; w++) {
-    for (let k = 0; k < SLOTS_PER_THREAD; k++) {
+    for (let k = 0; k < (w < workers.length ? SLOTS_PER_WORKER : SLOTS_HERE); k++) {
       const shared = allocateSharedRecords(capacity);
       const buffer = new SharedArrayBuffer(1 + chunkSize);
       const worker = workers[w] ?? null;
@@ -127,6 +132,6 @@ export async function scanInWorkers(reader: LineChunkReader, chunkSize: number, 
 // Round-robin over the threads (workers first, then this one) so that work alternates.
 function pickSlot(free: readonly number[], workers: number, turn: number): number {
   const wanted = turn % (workers + 1);
-  for (const slot of free) if (Math.floor(slot / SLOTS_PER_THREAD) === wanted) return slot;
+  for (const slot of free) if (Math.min(Math.floor(slot / SLOTS_PER_WORKER), workers) === wanted) return slot;
   return free[free.length - 1]!;
 }

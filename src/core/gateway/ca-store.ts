@@ -1,11 +1,9 @@
 // Where the gateway CA lives: its private key in the keystore (`ca-key`), its
 // public certificate at paths.caCert (world-readable by design: it is what
 // clients trust). Created on the first `run`, never silently replaced.
-import { readFileSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
-import { ensurePrivateDir, isMissingFileError } from '../fs-safe.js';
+import { isMissingFileError, writeFileAtomic } from '../fs-safe.js';
 import { entryName, requireEntry, type Keystore } from '../keystore/index.js';
 import type { Paths } from '../paths.js';
 import { generateCa, loadCa, type LocalCa } from './ca.js';
@@ -38,11 +36,7 @@ export async function obtainLocalCa(config: Config, keystore: Keystore, paths: P
   return { ca, createdKey: !config.keystoreEntries.includes(entryName.caKey) };
 }
 
-/** Atomic replace of a public file (0644: clients of the child must be able to read it). */
+/** Atomic, durable replace of a public file (0644: clients of the child must be able to read it). */
 function writePublicFile(file: string, text: string): void {
-  ensurePrivateDir(dirname(file));
-  const tmp = join(dirname(file), `.ca.${randomBytes(8).toString('hex')}.tmp`);
-  writeFileSync(tmp, text, { mode: 0o644 });
-  chmodSync(tmp, 0o644);
-  renameSync(tmp, file);
+  writeFileAtomic(file, text, { mode: 0o644 });
 }

@@ -2,8 +2,9 @@
 // another machine can keep a copy (the outside copy that detects truncation
 // or rollback, audit-log.md). Found by reading the log backwards from its end,
 // and served only when its signature verifies with the install's vkey.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { CHECKPOINT_PREFIX } from '../audit/event.js';
+import { readInto } from '../audit/line-chunks.js';
 import { parseVkey } from '../audit/log-key.js';
 import { openCheckpointNote } from '../audit/note.js';
 import { isMissingFileError } from '../fs-safe.js';
@@ -80,12 +81,7 @@ function findLastCheckpointLine(fd: number, size: number): string | null {
     if (bufStart === 0 || size - bufStart >= MAX_SCAN_BYTES) return null;
     const start = Math.max(0, bufStart - CHUNK);
     const chunk = Buffer.allocUnsafe(bufStart - start);
-    let done = 0;
-    while (done < chunk.length) {
-      const n = readSync(fd, chunk, done, chunk.length - done, start + done);
-      if (n === 0) return null; // the file shrank under us: no answer this time
-      done += n;
-    }
+    if (readInto(fd, chunk, 0, chunk.length, start) < chunk.length) return null; // the file shrank under us: no answer this time
     buf = Buffer.concat([chunk, buf]);
     bufStart = start;
   }

@@ -1,6 +1,6 @@
 // Private files and folders: never through a symbolic link, never trusted
 // when someone else could have written them.
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -30,6 +30,19 @@ describe('private files', () => {
     writeFileAtomic(target, 'new\n');
     expect(readFileSync(victim, 'utf8')).toBe('keep\n');
     expect(readFileSync(target, 'utf8')).toBe('new\n');
+  });
+
+  it('an atomic write gives the file exactly the mode asked for, whatever the umask', () => {
+    const previous = process.umask(0o077);
+    try {
+      writeFileAtomic(join(dir, 'ca.pem'), 'public\n', { mode: 0o644 });
+      writeFileAtomic(join(dir, 'private'), 'secret\n');
+    } finally {
+      process.umask(previous);
+    }
+    expect(statSync(join(dir, 'ca.pem')).mode & 0o777).toBe(0o644);
+    expect(statSync(join(dir, 'private')).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
   it('are refused when others can read them or they belong to someone else, naming the fix', () => {

@@ -1,19 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Keystore } from '../../../src/core/keystore/index.js';
 import { createKeystoreLeafStore, LEAF_INDEX_ENTRY } from '../../../src/core/gateway/leaf-store.js';
-
-/** The Keystore contract in memory: what the file and keychain backends do, without their cost. */
-function memoryKeystore(): Keystore & { entries: Map<string, string> } {
-  const entries = new Map<string, string>();
-  return {
-    backend: 'file',
-    entries,
-    get: async (name) => entries.get(name) ?? null,
-    setMany: async (values) => void Object.entries(values).forEach(([name, value]) => entries.set(name, value)),
-    deleteMany: async (names) => void names.forEach((name) => entries.delete(name)),
-    listNames: async () => [...entries.keys()],
-  };
-}
+import { memoryKeystore } from '../../helpers/memory-keystore.js';
 
 const leaves = (keystore: { entries: Map<string, string> }) => [...keystore.entries.keys()].filter((name) => name.startsWith('ca-leaf/')).sort();
 
