@@ -139,6 +139,7 @@ _agentauth() {
     'audit rotate|--passphrase-file') COMPREPLY=($(compgen -W "" -- "$cur")); return ;;
     'audit tail|--lines'|'audit tail|-n') COMPREPLY=($(compgen -W "" -- "$cur")); return ;;
     'audit tail|--log') COMPREPLY=($(compgen -W "" -- "$cur")); return ;;
+    'secret add|--preset') COMPREPLY=($(compgen -W "anthropic openai github gemini huggingface mistral groq openrouter" -- "$cur")); return ;;
     'secret add|--host') COMPREPLY=($(compgen -W "" -- "$cur")); return ;;
     'secret add|--path') COMPREPLY=($(compgen -W "" -- "$cur")); return ;;
     'secret add|--method') COMPREPLY=($(compgen -W "" -- "$cur")); return ;;
@@ -208,7 +209,7 @@ _agentauth() {
     'audit vkey') words="--json --help"; operand="" ;;
     'audit tail') words="--lines -n --follow -f --local-time --log --json --help"; operand="" ;;
     'secret') words="add list rm rotate --help"; operand="" ;;
-    'secret add') words="--host --path --method --header --format --query --env --base-url-env --from-file --passphrase-file --passphrase-stdin --json --help"; operand="" ;;
+    'secret add') words="--preset --host --path --method --header --format --query --env --base-url-env --from-file --passphrase-file --passphrase-stdin --json --help"; operand="" ;;
     'secret list') words="--names --json --help"; operand="" ;;
     'secret rm') words="--json --help"; operand="$(agentauth secret list --names 2>/dev/null)" ;;
     'secret rotate') words="--from-file --passphrase-file --passphrase-stdin --json --help"; operand="$(agentauth secret list --names 2>/dev/null)" ;;

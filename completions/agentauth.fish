@@ -215,6 +215,7 @@ complete -c agentauth -n '__fish_seen_subcommand_from secret' -a 'list' -d 'name
 complete -c agentauth -n '__fish_seen_subcommand_from secret' -a 'rm' -d 'delete a secret, its value and every grant of it'
 complete -c agentauth -n '__fish_seen_subcommand_from secret' -a 'rotate' -d 'replace the value (stdin, a hidden prompt or --from-file)'
 complete -c agentauth -n '__fish_seen_subcommand_from secret' -l 'help'
+complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'preset' -x -a "anthropic openai github gemini huggingface mistral groq openrouter"
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'host' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'path' -r -F
 complete -c agentauth -n '__fish_seen_subcommand_from add; and __fish_seen_subcommand_from secret' -l 'method' -r -F

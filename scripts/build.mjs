@@ -79,6 +79,22 @@ const builds = await Promise.all([
     logLevel: 'warning',
     metafile: true,
   }),
+  // The Node preload `run` puts in its child's NODE_OPTIONS (src/preload/): CommonJS,
+  // for `--require` on every Node from 18 on; its undici half is loaded only on
+  // the child's first request, so it is a file of its own.
+  build({
+    entryPoints: { 'preload/env-proxy': 'src/preload/env-proxy.cts', 'preload/env-proxy-undici': 'src/preload/env-proxy-undici.cts' },
+    outdir: 'dist',
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node18',
+    logLevel: 'error',
+    minify: process.env.AGENTAUTH_NO_MINIFY !== '1',
+    plugins: [shimPlugin(shimsUsed)],
+    metafile: true,
+  }),
 ]);
 const split = builds[1];
 

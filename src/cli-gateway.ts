@@ -2,6 +2,14 @@
 // module: the gateway's TLS and X.509 code loads only for `run`.
 import { Option, type Command } from './cli/commander.js';
 import type { CliKit } from './cli/kit.js';
+import { PRESETS } from './core/presets.js';
+
+function renderPresetHelp(): string {
+  return PRESETS.map((preset) => {
+    const places = preset.placements.map((placement) => ('header' in placement ? (placement.format ? `${placement.header}:${placement.format}` : placement.header) : `?${placement.query}=`)).join(', ');
+    return `  ${preset.name.padEnd(12)}${preset.hosts.join(', ')}\n  ${''.padEnd(12)}${places}; ${preset.env.join(', ')}`;
+  }).join('\n');
+}
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -17,27 +25,33 @@ export function declareGatewayCommands(program: Command, kit: CliKit): void {
         .command('add')
         .argument('<name>', 'secret name ([a-z0-9][a-z0-9._-]{0,62})')
         .description('store a secret; the value comes from stdin, a hidden prompt or --from-file, never argv')
-        .requiredOption('--host <host>', 'where it may be sent: api.example.com, *.example.com, host:port (all https), or http://host[:port] for a service without TLS (repeatable)', collect)
+        .addOption(new Option('--preset <provider>', 'fill hosts, headers and variables from a provider preset (see below)').choices(PRESETS.map((preset) => preset.name)))
+        .option('--host <host>', 'where it may be sent: api.example.com, *.example.com, host:port (all https), or http://host[:port] for a service without TLS (repeatable)', collect)
         .option('--path <prefix>', 'only under this path prefix')
         .option('--method <method>', 'only with this HTTP method (repeatable)', collect)
-        .option('--header <name>', 'the request header the value travels in')
-        .option('--format <template>', "how the header is written, {} = the value (e.g. 'Bearer {}')")
-        .option('--query <param>', 'the query parameter the value travels in (instead of --header)')
-        .option('--env <var>', 'the variable that holds the placeholder in the child')
+        .option('--header <name[:format]>', "a request header the value travels in; FORMAT is a template with {} ('authorization:Bearer {}') or basic:USER for HTTP Basic (repeatable)", collect)
+        .option('--format <template>', "the format of each --header given without one, {} = the value (e.g. 'Bearer {}')")
+        .option('--query <param>', 'a query parameter the value travels in (repeatable)', collect)
+        .option('--env <var>', 'a variable that holds the placeholder in the child (repeatable)', collect)
         .option('--base-url-env <var>', 'a variable set to the gateway base URL for this secret (clients that ignore proxies)')
         .option('--from-file <file>', 'read the value from FILE')
-        .addHelpText(
-          'after',
-          `
+        .addHelpText('after', () => `
 The value is only ever sent over TLS, verified, to the hosts given, unless a host is
 written with http:// — then it travels in clear, readable by anyone on that network path.
 Use http:// only for services on this machine or a LAN you trust.
 
+The swap happens in whichever declared place holds the placeholder. With basic:USER the
+placeholder is the password inside the Basic credentials (git: https://USER:$TOKEN@host/…),
+and only for that USER.
+
+Presets (flags beside --preset replace that part: --host the hosts, --header/--query the places, --env the variables):
+${renderPresetHelp()}
+
 Examples:
-  printf %s "$KEY" | agentauth secret add anthropic --host api.anthropic.com --header x-api-key --env ANTHROPIC_API_KEY
-  printf %s "$KEY" | agentauth secret add ollama --host http://localhost:11434 --header Authorization --format 'Bearer {}' --env OLLAMA_API_KEY
-  agentauth secret add maps --host '*.maps.example.com' --query key --path /v1 --method GET --from-file key.txt`,
-        ),
+  agentauth secret add anthropic --preset anthropic                 # the value at a hidden prompt
+  printf %s "$GITHUB_TOKEN" | agentauth secret add github --preset github
+  printf %s "$KEY" | agentauth secret add ollama --host http://localhost:11434 --header 'authorization:Bearer {}' --env OLLAMA_API_KEY
+  agentauth secret add maps --host '*.maps.example.com' --query key --path /v1 --method GET --from-file key.txt`),
     ),
   ).action(act(async (ctx, name, opts) => (await import('./commands/secret.js')).addSecretCommand(ctx, name as string, opts as never)));
 
@@ -96,5 +110,5 @@ Default mode: agentauth config set run.sandbox required|auto|off (auto: sandbox 
 
 Exit status: the command's own; 125 agentauth failed before it started, 126 not executable, 127 not found.`,
       ),
-  ).action(act(async (ctx, command, opts) => (await import('./commands/run.js')).runCommand(ctx, command as string[], opts as never)));
+  ).action(act(async (ctx, command, opts) => (await import('./commands/run/index.js')).runCommand(ctx, command as string[], opts as never)));
 }

@@ -3,7 +3,7 @@
 import { updateConfig } from '../core/config.js';
 import { findAgent } from '../core/agents.js';
 import { usageError, notFoundError } from '../core/errors.js';
-import { applyGrant, buildGrant, findSecret } from '../core/secrets.js';
+import { applyGrant, assertAgentVariablesDistinct, buildGrant, findSecret } from '../core/secrets.js';
 import { renderGrant } from '../ui/render-gateway.js';
 import { recordEvents } from './audit-events.js';
 import type { Context } from './context.js';
@@ -32,6 +32,7 @@ export async function grantCommand(ctx: Context, agentName: string, secretName: 
     }
     const grant = buildGrant(secret, { ...(flags.method ? { methods: flags.method } : {}), ...(flags.path ? { paths: flags.path } : {}) });
     applyGrant(agent, grant, now);
+    assertAgentVariablesDistinct(config, agent);
     return grant;
   });
   await recordEvents(ctx, config, [

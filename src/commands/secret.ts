@@ -3,7 +3,8 @@
 import { recordKeystoreEntry, updateConfig, type Config, type SecretRecord } from '../core/config.js';
 import { AgentAuthError, usageError } from '../core/errors.js';
 import { readUserFile } from '../core/user-file.js';
-import { buildSecretRecord, findSecret, removeSecret, validateSecretValue, type SecretInput } from '../core/secrets.js';
+import { applyPreset } from '../core/presets.js';
+import { buildSecretRecord, describePlacement, findSecret, removeSecret, validateSecretValue, type SecretInput } from '../core/secrets.js';
 import { validateName } from '../core/names.js';
 import { encryptValue, obtainVaultKey, updateVault } from '../core/vault.js';
 import { entryName } from '../core/keystore/index.js';
@@ -14,13 +15,14 @@ import type { CommandResult } from './result.js';
 import { loadConfig, openKeystore } from './state.js';
 
 export interface SecretAddFlags extends KeystoreFlags {
-  host: string[];
+  preset?: string;
+  host?: string[];
   path?: string;
   method?: string[];
-  header?: string;
+  header?: string[];
   format?: string;
-  query?: string;
-  env?: string;
+  query?: string[];
+  env?: string[];
   baseUrlEnv?: string;
   fromFile?: string;
 }
@@ -53,16 +55,17 @@ function valueFromStdin(ctx: Context, flags: SecretValueFlags): boolean {
 }
 
 function toSecretInput(flags: SecretAddFlags): SecretInput {
-  return {
-    hosts: flags.host,
+  const input: SecretInput = {
+    hosts: flags.host ?? [],
     ...(flags.path !== undefined ? { path: flags.path } : {}),
     ...(flags.method ? { methods: flags.method } : {}),
-    ...(flags.header !== undefined ? { header: flags.header } : {}),
+    ...(flags.header ? { headers: flags.header } : {}),
     ...(flags.format !== undefined ? { format: flags.format } : {}),
-    ...(flags.query !== undefined ? { query: flags.query } : {}),
-    ...(flags.env !== undefined ? { env: flags.env } : {}),
+    ...(flags.query ? { queries: flags.query } : {}),
+    ...(flags.env ? { env: flags.env } : {}),
     ...(flags.baseUrlEnv !== undefined ? { baseUrlEnv: flags.baseUrlEnv } : {}),
   };
+  return flags.preset !== undefined ? applyPreset(flags.preset, input) : input;
 }
 
 /** What the audit log keeps of a binding: names and places, never the value. */
@@ -72,7 +75,8 @@ function describeBinding(record: SecretRecord): Record<string, unknown> {
     hosts: record.hosts,
     ...(record.pathPrefix !== undefined ? { path: record.pathPrefix } : {}),
     ...(record.methods ? { methods: record.methods } : {}),
-    ...(record.header !== undefined ? { header: record.header } : { query: record.query }),
+    placements: record.placements.map(describePlacement),
+    ...(record.preset !== undefined ? { preset: record.preset } : {}),
   };
 }
 
@@ -81,7 +85,6 @@ export async function addSecretCommand(ctx: Context, name: string, flags: Secret
   const record = buildSecretRecord(name, toSecretInput(flags), new Date());
   const before = loadConfig(ctx);
   if (before.secrets[name]) throw secretExists(name);
-  assertEnvUnclaimed(before, record);
   const value = await readSecretValue(ctx, name, flags);
   const keystore = await openKeystore(ctx, before, flags, { stdinTaken: valueFromStdin(ctx, flags) });
   const vaultKey = await obtainVaultKey(before, keystore, { create: true, vaultFile: ctx.paths.vault });
@@ -89,7 +92,6 @@ export async function addSecretCommand(ctx: Context, name: string, flags: Secret
   // existence check and both writes one step against a concurrent add.
   const { config } = await updateConfig(ctx.paths, async (config) => {
     if (config.secrets[name]) throw secretExists(name);
-    assertEnvUnclaimed(config, record);
     await storeValue(ctx, config, vaultKey.key, name, value, new Date());
     config.secrets[name] = record;
   });
@@ -111,17 +113,6 @@ function secretExists(name: string): AgentAuthError {
   return usageError('SECRET_EXISTS', `secret "${name}" already exists`, { hint: `change its value with: agentauth secret rotate ${name}; change its binding with: agentauth secret rm ${name} then add it again` });
 }
 
-/** Two secrets writing the same --env or --base-url-env would overwrite each other in the child. */
-function assertEnvUnclaimed(config: Config, record: SecretRecord): void {
-  for (const other of Object.values(config.secrets)) {
-    for (const name of [record.env, record.baseUrlEnv]) {
-      if (name !== undefined && (other.env === name || other.baseUrlEnv === name)) {
-        throw usageError('ENV_TAKEN', `secret "${other.name}" already sets ${name} in the child's environment`);
-      }
-    }
-  }
-}
-
 export async function rotateSecretCommand(ctx: Context, name: string, flags: SecretValueFlags): Promise<CommandResult> {
   const before = loadConfig(ctx);
   findSecret(before, name);
@@ -133,11 +124,13 @@ export async function rotateSecretCommand(ctx: Context, name: string, flags: Sec
     const record = findSecret(config, name);
     await storeValue(ctx, config, vaultKey.key, name, value, now);
     record.rotatedAt = now.toISOString();
+    // The placeholder is derived from this count: a rotation gives every agent a new one.
+    record.rotation = (record.rotation ?? 0) + 1;
     return record;
   });
   value.fill(0);
   await recordEvents(ctx, config, [{ kind: 'secret.rotate', actor: ctx.actor, data: { secret: name } }], keystore);
-  return { data: { secret: toView(config, record) }, render: (style) => `${style.green('Rotated secret')} ${name}: runs started from now on use the new value` };
+  return { data: { secret: toView(config, record) }, render: (style) => `${style.green('Rotated secret')} ${name}: runs started from now on use the new value, and a new placeholder` };
 }
 
 export async function removeSecretCommand(ctx: Context, name: string): Promise<CommandResult> {
@@ -175,11 +168,10 @@ function toView(config: Config, record: SecretRecord): SecretView {
     hosts: record.hosts,
     ...(record.pathPrefix !== undefined ? { path: record.pathPrefix } : {}),
     ...(record.methods ? { methods: record.methods } : {}),
-    ...(record.header !== undefined ? { header: record.header } : {}),
-    ...(record.format !== undefined ? { format: record.format } : {}),
-    ...(record.query !== undefined ? { query: record.query } : {}),
+    placements: record.placements,
     ...(record.env !== undefined ? { env: record.env } : {}),
     ...(record.baseUrlEnv !== undefined ? { baseUrlEnv: record.baseUrlEnv } : {}),
+    ...(record.preset !== undefined ? { preset: record.preset } : {}),
     createdAt: record.createdAt,
     ...(record.rotatedAt !== undefined ? { rotatedAt: record.rotatedAt } : {}),
     grants,

@@ -50,9 +50,9 @@ export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<Com
   const remembered: PassphraseSource = async (purpose) => (passphrase ??= await ask(purpose));
   let latest: Config = initial;
   const holder = await unlockKeys(initial, () => openConfiguredKeystore(latest, ctx.paths, remembered, ctx.env), (kid) => log('key.load', { kid }));
-  // A long-running server on small machines: keep the heap small (see src/core/heap.ts).
-  const { tuneHeapForLongRun } = await import('../core/heap.js');
-  const stopTuning = tuneHeapForLongRun();
+  // A long-running server on small machines: keep the heap small (see src/commands/run/heap.ts).
+  const { tuneHeapForLongRun } = await import('./run/heap.js');
+  const stopTuning = tuneHeapForLongRun(ctx.env);
 
   const watch = createConfigWatch(ctx.paths, initial, (next, previous) => {
     latest = next;

@@ -3,7 +3,7 @@ import type { AgentRecord, Config } from './config.js';
 import { notFoundError, usageError } from './errors.js';
 import { validateName } from './names.js';
 import { validateScope } from './scopes.js';
-import { resolveSecretGrants } from './secrets.js';
+import { assertAgentVariablesDistinct, resolveSecretGrants } from './secrets.js';
 
 export const DEFAULT_MAX_TTL_SECONDS = 3600;
 /** A week: longer-lived tokens defeat the point of short-lived ones. */
@@ -63,6 +63,7 @@ export function addAgent(config: Config, name: string, input: AgentInput, now: D
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
   };
+  assertAgentVariablesDistinct(config, agent);
   config.agents[name] = agent;
   return agent;
 }
@@ -90,6 +91,7 @@ export function updateAgent(config: Config, name: string, update: AgentUpdate, n
   if (update.secrets !== undefined) {
     const existing = new Set(agent.grants.map((grant) => grant.secret));
     agent.grants.push(...resolveSecretGrants(config, update.secrets).filter((grant) => !existing.has(grant.secret)));
+    assertAgentVariablesDistinct(config, agent);
   }
   agent.updatedAt = now.toISOString();
   return agent;

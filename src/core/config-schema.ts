@@ -87,6 +87,28 @@ function byName(entry: Check): Check {
 
 const strings = list(string);
 
+/** Either check passes (e.g. a field an older version wrote in another shape). */
+function either(first: Check, second: Check, expected: string): Check {
+  return (value, field) => {
+    try {
+      first(value, field);
+    } catch (error) {
+      if (!(error instanceof Mismatch)) throw error;
+      try {
+        second(value, field);
+      } catch (again) {
+        if (!(again instanceof Mismatch)) throw again;
+        fail(field, expected, value);
+      }
+    }
+  };
+}
+
+const placement: Check = (value, field) => {
+  if (isObject(value) && value['query'] !== undefined) return object({ query: string })(value, field);
+  object({ header: string, 'format?': string })(value, field);
+};
+
 const config = object({
   schemaVersion: literal(1),
   installId: string,
@@ -125,13 +147,17 @@ const config = object({
       hosts: strings,
       'pathPrefix?': string,
       'methods?': strings,
+      // Older versions wrote one placement as header/format or query, and env as one string.
+      'placements?': list(placement),
       'header?': string,
       'format?': string,
       'query?': string,
-      'env?': string,
+      'env?': either(string, strings, 'a list of variable names'),
       'baseUrlEnv?': string,
+      'preset?': string,
       createdAt: string,
       'rotatedAt?': string,
+      'rotation?': count,
     }),
   ),
   'keystoreEntries?': strings,

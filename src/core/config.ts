@@ -50,18 +50,31 @@ export interface AgentRecord {
   updatedAt: string;
 }
 
+/**
+ * Where a secret's value may travel: a request header (its value written by
+ * `format`: a template holding `{}` once, or `basic:USER` for HTTP Basic with
+ * the value as the password), or a query parameter.
+ */
+export type HeaderPlacement = { header: string; format?: string };
+export type QueryPlacement = { query: string };
+export type Placement = HeaderPlacement | QueryPlacement;
+
 export interface SecretRecord {
   name: string;
   hosts: string[];
   pathPrefix?: string;
   methods?: string[];
-  header?: string;
-  format?: string;
-  query?: string;
-  env?: string;
+  /** One or more; the swap happens in whichever holds the placeholder. */
+  placements: Placement[];
+  /** Variables that hold the placeholder in the child. */
+  env?: string[];
   baseUrlEnv?: string;
+  /** The preset the binding was filled from, if any (informational). */
+  preset?: string;
   createdAt: string;
   rotatedAt?: string;
+  /** Counts `secret rotate`s; part of the placeholder's derivation, so a rotation changes it. */
+  rotation?: number;
 }
 
 export interface LogKeyRecord {
@@ -113,8 +126,25 @@ export function parseConfig(text: string, file: string): Config {
   const config = value as Config;
   // Written by versions before secrets existed.
   config.secrets ??= {};
+  for (const secret of Object.values(config.secrets)) upgradeSecretRecord(secret);
   config.keystoreEntries ??= [];
   return config;
+}
+
+/**
+ * Bindings written before a secret could have several placements and
+ * variables (`header` + `format`, or `query`; `env` as one string) are read
+ * in today's shape; the next write stores them so.
+ */
+function upgradeSecretRecord(secret: SecretRecord): void {
+  const legacy = secret as SecretRecord & { header?: string; format?: string; query?: string; env?: string | string[] };
+  if (legacy.placements === undefined) {
+    legacy.placements = legacy.header !== undefined ? [{ header: legacy.header, ...(legacy.format !== undefined ? { format: legacy.format } : {}) }] : legacy.query !== undefined ? [{ query: legacy.query }] : [];
+  }
+  delete legacy.header;
+  delete legacy.format;
+  delete legacy.query;
+  if (typeof legacy.env === 'string') legacy.env = [legacy.env];
 }
 
 function corruptConfigError(file: string, why: string, details?: Record<string, unknown>): AgentAuthError {

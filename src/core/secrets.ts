@@ -3,7 +3,7 @@
 // Pure: no I/O. The values themselves live in the vault (vault.ts).
 import { isUtf8 } from 'node:buffer';
 import { isIP } from 'node:net';
-import type { AgentRecord, Config, GrantRecord, SecretRecord } from './config.js';
+import type { AgentRecord, Config, GrantRecord, Placement, SecretRecord } from './config.js';
 import { notFoundError, policyError, usageError } from './errors.js';
 import { validateName } from './names.js';
 
@@ -16,8 +16,24 @@ export const FORMAT_SLOT = '{}';
 export const MIN_VALUE_BYTES = 8;
 const MAX_VALUE_BYTES = 16 * 1024;
 
-/** What `secret add` takes: the record's binding fields, with the path prefix as `path`. */
-export type SecretInput = Pick<SecretRecord, 'hosts' | 'methods' | 'header' | 'format' | 'query' | 'env' | 'baseUrlEnv'> & { path?: string };
+export const BASIC_PREFIX = 'basic:';
+const MAX_PLACEMENTS = 16;
+
+/**
+ * What `secret add` takes. `headers` are `NAME[:FORMAT]` as on the command
+ * line; `format` (the older `--format`) applies to those without their own.
+ */
+export interface SecretInput {
+  hosts: string[];
+  path?: string;
+  methods?: string[];
+  headers?: string[];
+  format?: string;
+  queries?: string[];
+  env?: string[];
+  baseUrlEnv?: string;
+  preset?: string;
+}
 
 /** A binding's scheme: the real value goes over TLS unless a binding spells out `http://`. */
 export type Scheme = 'http' | 'https';
@@ -210,42 +226,124 @@ export function validateEnvName(name: string, flag: string): string {
   return name;
 }
 
+/**
+ * `--header NAME[:FORMAT]`: FORMAT is a template holding `{}` once
+ * (`Bearer {}`), or `basic:USER` (HTTP Basic, the value as the password).
+ */
+export function parseHeaderPlacement(text: string, defaultFormat?: string): Placement {
+  const colon = text.indexOf(':');
+  const name = (colon === -1 ? text : text.slice(0, colon)).trim();
+  const format = colon === -1 ? defaultFormat : text.slice(colon + 1).trim();
+  if (!TOKEN_CHARS.test(name) || RESERVED_HEADERS.has(name.toLowerCase())) {
+    throw usageError('BAD_HEADER', `invalid --header ${JSON.stringify(text)}: an HTTP header name that is not framing or proxy related, optionally :FORMAT`, {
+      hint: "e.g. --header x-api-key, --header 'authorization:Bearer {}', --header authorization:basic:x-access-token",
+    });
+  }
+  if (format === undefined || format === '' || format === FORMAT_SLOT) return { header: name };
+  if (format.toLowerCase().startsWith(BASIC_PREFIX)) {
+    const user = format.slice(BASIC_PREFIX.length);
+    // RFC 7617: the user-id holds no colon; nor may it hold what could split a header.
+    if (user === '' || user.includes(':') || /[\x00-\x1f\x7f]/.test(user) || user.includes(FORMAT_SLOT)) {
+      throw usageError('BAD_FORMAT', `invalid format ${JSON.stringify(format)}: basic:USER names the Basic user (no colon), e.g. basic:x-access-token`);
+    }
+    return { header: name, format: `${BASIC_PREFIX}${user}` };
+  }
+  if (format.split(FORMAT_SLOT).length !== 2 || /[\r\n\0]/.test(format)) {
+    throw usageError('BAD_FORMAT', `invalid format ${JSON.stringify(format)}: it must contain "{}" exactly once (e.g. 'Bearer {}'), or be basic:USER`);
+  }
+  return { header: name, format };
+}
+
+export function parseQueryPlacement(text: string): Placement {
+  if (!/^[A-Za-z0-9._~-]+$/.test(text)) throw usageError('BAD_QUERY', `invalid --query ${JSON.stringify(text)}: letters, digits and . _ ~ -`);
+  return { query: text };
+}
+
+/** The Basic user a placement declares, or null when it is not a Basic placement. */
+export function basicUser(placement: Placement): string | null {
+  return 'header' in placement && placement.format?.startsWith(BASIC_PREFIX) ? placement.format.slice(BASIC_PREFIX.length) : null;
+}
+
+/** As `secret list` shows it and as a hint names it: `x-api-key`, `authorization: Bearer {}`, `authorization: Basic x-access-token:{}`, `?key=`. */
+export function describePlacement(placement: Placement): string {
+  if (!('header' in placement)) return `?${placement.query}=`;
+  const user = basicUser(placement);
+  if (user !== null) return `${placement.header}: Basic ${user}:{}`;
+  return placement.format ? `${placement.header}: ${placement.format}` : placement.header;
+}
+
+function placementKey(placement: Placement): string {
+  return 'header' in placement ? `h:${placement.header.toLowerCase()}:${placement.format ?? ''}` : `q:${placement.query}`;
+}
+
 /** Checks a new secret's binding and returns the record to store in config. */
 export function buildSecretRecord(name: string, input: SecretInput, now: Date): SecretRecord {
   validateName(name, 'secret');
-  if (input.hosts.length === 0) throw usageError('NO_HOST', 'a secret needs at least one --host it may be sent to');
+  if (input.hosts.length === 0) throw usageError('NO_HOST', 'a secret needs at least one --host it may be sent to (or a --preset that names them)');
   const patterns = input.hosts.map(parseHostPattern);
   const hosts = [...new Set(patterns.map(formatHostPattern))];
-  if ((input.header === undefined) === (input.query === undefined)) {
-    throw usageError('BAD_PLACEMENT', 'give exactly one of --header NAME or --query PARAM: where the value travels');
+  const headers = input.headers ?? [];
+  const queries = input.queries ?? [];
+  if (headers.length === 0 && queries.length === 0) {
+    throw usageError('BAD_PLACEMENT', 'say where the value travels: --header NAME[:FORMAT] or --query PARAM (each repeatable), or a --preset', { hint: `presets fill this in; or e.g. --header x-api-key` });
   }
-  const record: SecretRecord = { name, hosts, createdAt: now.toISOString() };
+  if (input.format !== undefined && headers.length === 0) throw usageError('BAD_FORMAT', '--format applies to --header only');
+  if (input.format !== undefined) parseHeaderPlacement(`x:${input.format}`);
+  const placements: Placement[] = [];
+  const seen = new Set<string>();
+  for (const placement of [...headers.map((text) => parseHeaderPlacement(text, input.format)), ...queries.map(parseQueryPlacement)]) {
+    const key = placementKey(placement);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    placements.push(placement);
+  }
+  if (placements.length > MAX_PLACEMENTS) throw usageError('BAD_PLACEMENT', `at most ${MAX_PLACEMENTS} placements per secret`);
+  const record: SecretRecord = { name, hosts, placements, createdAt: now.toISOString() };
   if (input.path !== undefined) record.pathPrefix = validatePathPrefix(input.path);
   if (input.methods !== undefined && input.methods.length > 0) record.methods = normaliseMethods(input.methods, '--method');
-  if (input.header !== undefined) {
-    if (!TOKEN_CHARS.test(input.header) || RESERVED_HEADERS.has(input.header.toLowerCase())) {
-      throw usageError('BAD_HEADER', `invalid --header ${JSON.stringify(input.header)}: an HTTP header name that is not framing or proxy related`);
-    }
-    record.header = input.header;
-    if (input.format !== undefined) {
-      if (input.format.split(FORMAT_SLOT).length !== 2 || /[\r\n\0]/.test(input.format)) {
-        throw usageError('BAD_FORMAT', `invalid --format ${JSON.stringify(input.format)}: it must contain "{}" exactly once, e.g. 'Bearer {}'`);
-      }
-      record.format = input.format;
-    }
-  } else {
-    if (input.format !== undefined) throw usageError('BAD_FORMAT', '--format applies to --header only');
-    if (!/^[A-Za-z0-9._~-]+$/.test(input.query!)) throw usageError('BAD_QUERY', `invalid --query ${JSON.stringify(input.query)}: letters, digits and . _ ~ -`);
-    record.query = input.query!;
-  }
-  if (input.env !== undefined) record.env = validateEnvName(input.env, '--env');
+  const env = [...new Set((input.env ?? []).map((variable) => validateEnvName(variable, '--env')))];
+  if (env.length > 0) record.env = env;
   if (input.baseUrlEnv !== undefined) {
     record.baseUrlEnv = validateEnvName(input.baseUrlEnv, '--base-url-env');
+    if (env.includes(record.baseUrlEnv)) throw usageError('ENV_TAKEN', `${record.baseUrlEnv} cannot be both an --env variable and the --base-url-env variable`);
     if (!patterns.some((pattern) => !pattern.wildcard)) {
       throw usageError('BAD_BASE_URL', '--base-url-env needs one exact --host (a wildcard names no single upstream)');
     }
   }
+  if (input.preset !== undefined) record.preset = input.preset;
   return record;
+}
+
+/** The variables a secret sets in the child: its --env ones and its --base-url-env one. */
+export function secretVariables(secret: SecretRecord): string[] {
+  return [...(secret.env ?? []), ...(secret.baseUrlEnv !== undefined ? [secret.baseUrlEnv] : [])];
+}
+
+/**
+ * Two secrets one agent holds must not set the same variable in its child
+ * (one would silently overwrite the other). Secrets never granted to the same
+ * agent may share names: each agent's child gets its own.
+ */
+export function findVariableClash(secrets: readonly SecretRecord[]): { variable: string; first: string; second: string } | null {
+  const owner = new Map<string, string>();
+  for (const secret of secrets) {
+    for (const variable of secretVariables(secret)) {
+      const first = owner.get(variable);
+      if (first !== undefined && first !== secret.name) return { variable, first, second: secret.name };
+      owner.set(variable, secret.name);
+    }
+  }
+  return null;
+}
+
+/** Refuses a set of grants whose secrets set the same variable in the agent's child. */
+export function assertAgentVariablesDistinct(config: Config, agent: AgentRecord): void {
+  const clash = findVariableClash(agent.grants.map((grant) => config.secrets[grant.secret]).filter((secret): secret is SecretRecord => secret !== undefined));
+  if (clash) {
+    throw usageError('ENV_TAKEN', `agent "${agent.name}" would get ${clash.variable} from both "${clash.first}" and "${clash.second}"`, {
+      hint: `one secret can declare several headers (--header … --header …); or revoke one: agentauth grant ${agent.name} ${clash.first} --revoke`,
+    });
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO_ROOT } from '../helpers/cli.js';
 import { makeScenario, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
+import { startUpstream } from '../fixtures/gateway/upstream.js';
 import { skipWithout } from '../helpers/prerequisites.js';
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/gateway');
@@ -99,14 +100,51 @@ describe('git', () => {
 });
 
 describe('Node', () => {
-  it('Node 24 fetch with NODE_USE_ENV_PROXY=1', async (ctx) => {
+  const fetchClient = join(FIXTURES, 'fetch-client.mjs');
+  const httpsClient = join(FIXTURES, 'https-get-client.mjs');
+
+  // On Node 20 (CI's first pass) this is run's preload at work; on Node 24 (the second), Node's own NODE_USE_ENV_PROXY.
+  const native = Number(process.versions.node.split('.')[0]) >= 24;
+  it(`Node ${process.versions.node}: fetch and https.get go through the gateway (${native ? 'NODE_USE_ENV_PROXY' : "run's preload; without it they would not"})`, async () => {
+    const url = `https://${s.upstream.authority}/echo`;
+    const before = s.upstream.seen.length;
+    const result = await s.runShell(`"${process.execPath}" "${fetchClient}" "${url}"; "${process.execPath}" "${httpsClient}" "${url}"; NODE_OPTIONS= "${process.execPath}" "${httpsClient}" "${url}"`);
+    const [fetchStatus, , httpsStatus, , bare] = result.stdout.split('\n');
+    expect([fetchStatus, httpsStatus], result.stderr).toEqual(['200', '200']);
+    expect(s.upstream.seen.slice(before, before + 2).map((request) => request.headers['authorization'])).toEqual([`Bearer ${REAL_KEY}`, `Bearer ${REAL_KEY}`]);
+    // The same child without the preload goes straight to the upstream, around the gateway: no swap (401), or no trust (error).
+    if (!native) expect(bare).toMatch(/^(error|401)/);
+    expectNoRealKey(result.stdout, result.stderr);
+  });
+
+  it('Node 24: fetch and https.get with NODE_USE_ENV_PROXY=1 (no preload needed)', async (ctx) => {
     const node24 = process.env['AGENTAUTH_TEST_NODE24'];
     skipWithout(ctx, node24 && existsSync(node24) ? null : 'a Node 24 binary in AGENTAUTH_TEST_NODE24 (npm install --prefix /tmp/node24 node@24)');
-    const result = await s.runShell(`"${node24}" "${FIXTURES}/fetch-client.mjs" "https://${s.upstream.authority}/echo"`);
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^200\n/);
-    expect(lastAuth()).toBe(`Bearer ${REAL_KEY}`);
+    const url = `https://${s.upstream.authority}/echo`;
+    const before = s.upstream.seen.length;
+    const result = await s.runShell(`"${node24}" "${fetchClient}" "${url}"; "${node24}" "${httpsClient}" "${url}"`);
+    const [fetchStatus, , httpsStatus] = result.stdout.split('\n');
+    expect([fetchStatus, httpsStatus], result.stderr).toEqual(['200', '200']);
+    expect(s.upstream.seen.slice(before).map((request) => request.headers['authorization'])).toEqual([`Bearer ${REAL_KEY}`, `Bearer ${REAL_KEY}`]);
     expectNoRealKey(result.stdout, result.stderr);
+  });
+
+  it("the user's own NODE_EXTRA_CA_CERTS and CA bundle stay trusted inside (a host no secret is bound to, through a blind tunnel)", async () => {
+    const internal = await startUpstream({ dir: s.home.dir, realKey: 'unused', host: '127.0.0.4' });
+    try {
+      const url = `https://${internal.authority}/public`;
+      const result = await s.runShell(`"${process.execPath}" "${httpsClient}" "${url}"; curl -sS "${url}"; printf '%s\n' "$NODE_EXTRA_CA_CERTS" "$SSL_CERT_FILE"`, [], {
+        env: { NODE_EXTRA_CA_CERTS: internal.caFile, SSL_CERT_FILE: internal.caFile },
+      });
+      const lines = result.stdout.split('\n').filter(Boolean);
+      expect(lines.slice(0, 3), result.stderr).toEqual(['200', 'public', 'public']);
+      // Both variables now name run's files, which hold the user's CA and agentauth's.
+      expect(lines.slice(3)).toHaveLength(2);
+      for (const file of lines.slice(3)) expect(file).not.toBe(internal.caFile);
+      expect(internal.seen.length).toBe(2);
+    } finally {
+      await internal.close();
+    }
   });
 
   it('Node 20 (no proxy support in fetch) through base-URL mode', async () => {

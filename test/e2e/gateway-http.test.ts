@@ -142,6 +142,14 @@ describe('upstreams that cannot be used', () => {
     expect(gatewayEvents('/anything').at(-1)).toMatchObject({ decision: 'error', status: 502, reason: 'upstream-unreachable' });
   });
 
+  it('a blind tunnel that cannot reach its host is logged with the reason and host:port', async () => {
+    // 127.0.0.6 is bound to no secret: CONNECT gets a blind tunnel, and nothing listens there.
+    const result = await s.runShell(`curl -sS -o /dev/null -w '%{http_connect}' --proxytunnel "http://127.0.0.6:${closedPort}/"`);
+    expect(result.stdout).toBe('502');
+    const events = readAuditLines(s.home).filter((line) => line['kind'] === 'gateway.request').map((line) => line['data'] as Record<string, unknown>);
+    expect(events.filter((event) => event['host'] === '127.0.0.6').at(-1)).toMatchObject({ decision: 'error', status: 502, reason: 'upstream-unreachable', port: closedPort, method: 'CONNECT' });
+  });
+
   it('an upstream that does not speak HTTP/1.1 is a 502 upstream-bad-response', async () => {
     const { port } = garbage.address() as { port: number };
     const result = await s.runShell(`curl -sS -w '\\n%{http_code}' "http://127.0.0.2:${port}/nonsense"`);

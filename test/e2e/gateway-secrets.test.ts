@@ -26,7 +26,7 @@ describe('secret store', () => {
     expect(list.code).toBe(0);
     const doc = JSON.parse(list.stdout);
     expect(doc.schemaVersion).toBe(1);
-    expect(doc.secrets[0]).toMatchObject({ name: 'gh', hosts: ['api.github.com'], header: 'Authorization', methods: ['GET'], path: '/repos', env: 'GH_TOKEN', grants: [] });
+    expect(doc.secrets[0]).toMatchObject({ name: 'gh', hosts: ['api.github.com'], placements: [{ header: 'Authorization', format: 'Bearer {}' }], methods: ['GET'], path: '/repos', env: ['GH_TOKEN'], grants: [] });
     for (const output of [add.stdout, add.stderr, list.stdout, (await home.run(['secret', 'list'])).stdout]) expect(output).not.toContain(VALUE);
     expect(readFileSync(join(home.home, 'audit.jsonl'), 'utf8')).not.toContain(VALUE);
   });
@@ -66,5 +66,50 @@ describe('secret store', () => {
     expect(JSON.parse(readFileSync(join(home.home, 'vault.json'), 'utf8')).values.gh).toBeUndefined();
     const agent = JSON.parse(readFileSync(join(home.home, 'config.json'), 'utf8')).agents.coder;
     expect(agent.grants).toEqual([]);
+  });
+});
+
+describe('presets, variables per agent, stable placeholders', () => {
+  const placeholderOf = async (agent: string) => {
+    const r = await home.run(['run', '--agent', agent, '--no-sandbox', '--', 'sh', '-c', 'printf %s "$ANTHROPIC_API_KEY"']);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout;
+  };
+
+  it('secret add --help lists every preset; --preset fills the binding and flags beside it replace their part', async () => {
+    const help = await home.run(['secret', 'add', '--help']);
+    for (const name of ['anthropic', 'openai', 'github', 'gemini', 'huggingface']) expect(help.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    const add = await home.run(['secret', 'add', 'claude', '--preset', 'anthropic', '--json'], { input: `${VALUE}\n` });
+    expect(add.code, add.stderr).toBe(0);
+    const added = await home.run(['secret', 'add', 'claude-lan', '--preset', 'anthropic', '--host', 'llm.lan:8443', '--json'], { input: `${VALUE}\n` });
+    expect(added.code, added.stderr).toBe(0);
+    const list = JSON.parse((await home.run(['secret', 'list', '--json'])).stdout) as { secrets: { name: string; hosts: string[]; env: string[] }[] };
+    const byName = (name: string) => list.secrets.find((secret) => secret.name === name)!;
+    expect(byName('claude')).toMatchObject({ hosts: ['api.anthropic.com'], env: ['ANTHROPIC_API_KEY'] });
+    expect(byName('claude-lan')).toMatchObject({ hosts: ['llm.lan:8443'], env: ['ANTHROPIC_API_KEY'] });
+    expect(JSON.stringify(byName('claude'))).toContain('x-api-key');
+    expect(JSON.stringify(list)).not.toContain(VALUE);
+    const unknown = await home.run(['secret', 'add', 'x', '--preset', 'nope'], { input: `${VALUE}\n` });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('anthropic');
+  });
+
+  it('two secrets may fill ANTHROPIC_API_KEY for different agents, never for the same one', async () => {
+    expect((await home.run(['agent', 'add', 'lan', '--scope', 'x:y', '--secret', 'claude-lan'])).code).toBe(0);
+    expect((await home.run(['grant', 'coder', 'claude'])).code).toBe(0);
+    const clash = await home.run(['grant', 'coder', 'claude-lan']);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain('ANTHROPIC_API_KEY');
+    const agent = JSON.parse(readFileSync(join(home.home, 'config.json'), 'utf8')).agents.coder as { grants: { secret: string }[] };
+    expect(agent.grants.map((grant) => grant.secret)).toEqual(['claude']);
+  });
+
+  it('a placeholder is the same run after run for one agent and secret, differs between agents, and changes on rotate', async () => {
+    const first = await placeholderOf('coder');
+    expect(first).toMatch(/^aa-ph-claude-[A-Za-z0-9]{22}$/);
+    expect(await placeholderOf('coder')).toBe(first);
+    expect(await placeholderOf('lan')).not.toBe(first);
+    expect((await home.run(['secret', 'rotate', 'claude'], { input: 'sk-rotated-value-111\n' })).code).toBe(0);
+    expect(await placeholderOf('coder')).not.toBe(first);
   });
 });

@@ -1,12 +1,12 @@
 // `agentauth run` as a process: exit codes, signals, the child's environment,
 // start failures, a TUI under tmux, and the audit trail of a run.
 import { execa } from 'execa';
-import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO_ROOT } from '../helpers/cli.js';
-import { makeScenario, mustRun, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
+import { makeScenario, mustRun, readAuditLines, REAL_KEY, type Scenario } from '../fixtures/gateway/setup.js';
 import { skipWithout } from '../helpers/prerequisites.js';
 
 let s: Scenario;
@@ -37,6 +37,12 @@ describe('exit status', () => {
     writeFileSync(file, 'echo hi\n', { mode: 0o644 });
     const notExec = await s.home.run(['run', '--agent', 'coder', '--', file]);
     expect(notExec.code).toBe(126);
+    // Neither child started: each run wrote run.fail with its exit status and why, never run.start.
+    const fails = readAuditLines(s.home).filter((line) => line['kind'] === 'run.fail').map((line) => line['data'] as Record<string, unknown>);
+    expect(fails.slice(-2)).toEqual([
+      expect.objectContaining({ command: 'no-such-command-xyz', exit_code: 127, code: 'COMMAND_NOT_FOUND', reason: 'command not found: no-such-command-xyz' }),
+      expect.objectContaining({ command: 'not-exec.sh', exit_code: 126, code: 'COMMAND_NOT_EXECUTABLE', reason: expect.stringContaining('cannot execute') }),
+    ]);
   });
 
   it("agentauth's own failures before the child starts are 125", async () => {
@@ -56,6 +62,21 @@ describe('exit status', () => {
     expect(ambiguous.stderr).toContain('--agent');
     await mustRun(s.home, ['agent', 'remove', 'second']);
   });
+});
+
+describe("run's own output", () => {
+  // run tunes V8 at run time (src/commands/run/heap.ts); a flag V8 did not know would print
+  // "Error: unrecognized flag" into the child's terminal. Nothing else is said on a quiet run either.
+  const nodes = [['Node 20 (this one)', process.execPath], ['Node 24', process.env['AGENTAUTH_TEST_NODE24'] ?? '']] as const;
+  for (const [label, node] of nodes) {
+    it(`a quiet run prints nothing of its own on stdout or stderr, on ${label}`, async (ctx) => {
+      skipWithout(ctx, node && existsSync(node) ? null : 'a Node 24 binary in AGENTAUTH_TEST_NODE24');
+      const result = await execa(node, [BIN, 'run', '--agent', 'coder', '--no-sandbox', '--', 'sh', '-c', 'echo child'], { env: s.home.env, extendEnv: false, reject: false, stdin: 'ignore' });
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stdout).toBe('child');
+      expect(result.stderr).toBe('');
+    });
+  }
 });
 
 describe('signals', () => {

@@ -120,6 +120,9 @@ export function createReplay(filters: ReplayFilters = {}, onViolation?: (violati
   const agents = new Map<string, AgentSummary & { secretSet: Set<string> }>();
   const tokens = new Map<string, TokenState>();
   const openRuns = new Map<string, ReplayEvent>();
+  // A run's grants, by run id; and which run each session token belongs to (renewals included).
+  const runSecrets = new Map<string, Set<string> | null>();
+  const tokenRun = new Map<string, string>();
   const violations: Violation[] = [];
   const summary = (name: string) => {
     let entry = agents.get(name);
@@ -142,25 +145,40 @@ export function createReplay(filters: ReplayFilters = {}, onViolation?: (violati
       switch (event.kind) {
         case 'token.mint': {
           const jti = typeof event.data['jti'] === 'string' ? event.data['jti'] : null;
-          if (jti) tokens.set(jti, { exp: typeof event.data['exp'] === 'number' ? event.data['exp'] : null, agent, secrets: tokens.get(jti)?.secrets ?? null });
+          const run = typeof event.data['run'] === 'string' ? event.data['run'] : null;
+          if (jti && run) tokenRun.set(jti, run);
+          const inherited = run && runSecrets.has(run) ? runSecrets.get(run)! : (jti ? tokens.get(jti)?.secrets : null) ?? null;
+          if (jti) tokens.set(jti, { exp: typeof event.data['exp'] === 'number' ? event.data['exp'] : null, agent, secrets: inherited });
           if (agent && inScope) summary(agent).tokens.push({ jti: jti ?? '', aud: event.data['aud'], scope: event.data['scope'], exp: event.data['exp'], seq: event.seq, ts: event.ts });
           break;
         }
         case 'run.start': {
           const jti = typeof event.data['jti'] === 'string' ? event.data['jti'] : null;
+          // Runs pair by run id; logs from before run ids paired run.start and run.end by the session jti.
+          const run = typeof event.data['run'] === 'string' ? event.data['run'] : jti;
+          const secrets = Array.isArray(event.data['secrets']) ? new Set(event.data['secrets'].filter((s): s is string => typeof s === 'string')) : null;
+          if (run) {
+            runSecrets.set(run, secrets);
+            openRuns.set(run, event);
+            // Every token of this run, the first and any renewal already seen, is held to its grants.
+            for (const [token, owner] of tokenRun) if (owner === run && tokens.has(token)) tokens.get(token)!.secrets = secrets;
+          }
           if (jti) {
-            const secrets = Array.isArray(event.data['secrets']) ? new Set(event.data['secrets'].filter((s): s is string => typeof s === 'string')) : null;
             const known = tokens.get(jti);
             tokens.set(jti, { exp: known?.exp ?? null, agent: known?.agent ?? agent, secrets });
-            openRuns.set(jti, event);
           }
           if (agent && inScope) summary(agent).runsStarted++;
           break;
         }
         case 'run.end': {
-          const jti = typeof event.data['jti'] === 'string' ? event.data['jti'] : null;
-          if (jti) openRuns.delete(jti);
+          const run = typeof event.data['run'] === 'string' ? event.data['run'] : typeof event.data['jti'] === 'string' ? event.data['jti'] : null;
+          if (run) openRuns.delete(run);
           if (agent && inScope) summary(agent).runsEnded++;
+          break;
+        }
+        case 'run.fail': {
+          // The child never started: nothing to end.
+          if (typeof event.data['run'] === 'string') openRuns.delete(event.data['run']);
           break;
         }
         case 'gateway.request':
@@ -192,7 +210,7 @@ export function createReplay(filters: ReplayFilters = {}, onViolation?: (violati
       const all = [...violations];
       for (const run of openRuns.values()) {
         if (!matchesFilters(run, filters)) continue;
-        all.push({ code: 'RUN_NOT_ENDED', seq: run.seq, ts: run.ts, agent: agentOf(run), jti: jtiOf(run), message: `the run started at seq ${run.seq} (jti ${jtiOf(run) ?? '?'}) has no run.end`, ...(run.segment !== undefined ? { segment: run.segment } : {}) });
+        all.push({ code: 'RUN_NOT_ENDED', seq: run.seq, ts: run.ts, agent: agentOf(run), jti: jtiOf(run), message: `the run started at seq ${run.seq} (${typeof run.data['run'] === 'string' ? `run ${run.data['run']}` : `jti ${jtiOf(run) ?? '?'}`}) has no run.end`, ...(run.segment !== undefined ? { segment: run.segment } : {}) });
       }
       all.sort((a, b) => (a.segment ?? 0) - (b.segment ?? 0) || a.seq - b.seq);
       const list = [...agents.values()].map(({ secretSet, ...rest }) => ({ ...rest, secrets: [...secretSet].sort() })).sort((a, b) => a.agent.localeCompare(b.agent));

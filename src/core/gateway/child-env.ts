@@ -15,9 +15,11 @@ export interface ChildEnvInput {
   bundleFile: string;
   /** The credential in base URLs (`/_/<run key>/<secret>`). */
   runKey: string;
-  secrets: { name: string; placeholder: string; env?: string; baseUrlEnv?: string }[];
+  secrets: { name: string; placeholder: string; env?: string[]; baseUrlEnv?: string }[];
   /** Host names granted secrets are bound to: a loopback one among them must go through the gateway, not around it. */
   boundHosts?: string[];
+  /** A file for Node's `--require` that routes fetch and http(s) through HTTPS_PROXY where Node itself does not (node-preload.ts). */
+  nodePreload?: string;
 }
 
 export const NO_PROXY_VALUE = 'localhost,127.0.0.1,::1';
@@ -55,8 +57,9 @@ export function buildChildEnv(input: ChildEnvInput): Record<string, string> {
     ['GIT_HTTP_PROXY_AUTHMETHOD', 'basic'],
     ['GIT_TERMINAL_PROMPT', '0'],
   ];
+  if (input.nodePreload !== undefined) set.push(['NODE_OPTIONS', appendNodeRequire(env['NODE_OPTIONS'], input.nodePreload)]);
   for (const secret of input.secrets) {
-    if (secret.env) set.push([secret.env, secret.placeholder]);
+    for (const variable of secret.env ?? []) set.push([variable, secret.placeholder]);
     if (secret.baseUrlEnv) set.push([secret.baseUrlEnv, `http://127.0.0.1:${input.port}/_/${input.runKey}/${secret.name}`]);
   }
   // Inherited copies are replaced, never duplicated: drop every spelling of a
@@ -75,4 +78,16 @@ export function buildChildEnv(input: ChildEnvInput): Record<string, string> {
     env[name] = value;
   }
   return env;
+}
+
+/**
+ * The user's NODE_OPTIONS with `--require "<file>"` added (once: a `run`
+ * inside a run's child finds it there already). NODE_OPTIONS splits on
+ * spaces and honours double quotes with backslash escapes.
+ */
+export function appendNodeRequire(existing: string | undefined, file: string): string {
+  const option = `--require "${file.replace(/["\\]/g, '\\$&')}"`;
+  const current = (existing ?? '').trim();
+  if (current.includes(option)) return current;
+  return current === '' ? option : `${current} ${option}`;
 }

@@ -83,9 +83,15 @@ function openBlindTunnel(exchange: Exchange, socket: Socket, head: Buffer): void
     if (!connected) exchange.failUpstream(error);
     else socket.destroy();
   });
-  socket.once('close', () => upstream.destroy());
+  socket.once('close', () => {
+    // The child gave up before the upstream answered: say so, rather than a bare 502.
+    if (!connected) exchange.finish('error', 499, 'client-closed');
+    upstream.destroy();
+  });
   upstream.once('close', () => {
     socket.destroy();
-    exchange.finish(connected ? 'tunnel' : 'error', connected ? 200 : 502);
+    // Every failure has its reason by now (failUpstream, client-closed); this one is a safety net.
+    if (connected) exchange.finish('tunnel', 200);
+    else exchange.finish('error', 502, 'upstream-unreachable');
   });
 }

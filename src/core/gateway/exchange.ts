@@ -93,6 +93,8 @@ export class Exchange {
           method: this.method,
           ms: Math.round(performance.now() - this.started),
           path: this.path,
+          // The host is the name a --host filter matches; the port tells two services on one host apart.
+          ...(this.route.port > 0 ? { port: this.route.port } : {}),
           ...(reason ? { reason } : {}),
           secret: this.secret,
           status,

@@ -1,9 +1,8 @@
 // The per-request decision: where do this run's placeholders appear, may this
 // one be swapped here (host, method, path, grant), and what goes upstream.
 // Pure string work, no sockets, so it is unit-tested on its own.
-import { randomBytes } from 'node:crypto';
-import type { SecretRecord } from '../config.js';
-import { FORMAT_SLOT, formatHostPattern, policyAllows, policyBindsHost, policyBindsOtherScheme, type EffectivePolicy, type Scheme } from '../secrets.js';
+import type { HeaderPlacement, SecretRecord } from '../config.js';
+import { basicUser, describePlacement, FORMAT_SLOT, formatHostPattern, policyAllows, policyBindsHost, policyBindsOtherScheme, type EffectivePolicy, type Scheme } from '../secrets.js';
 import { findMethodOverrides, METHOD_OVERRIDE_PARAMS } from './http-headers.js';
 import { buildScrubRules, type ScrubRule } from './scrub.js';
 import { formatAuthority } from './targets.js';
@@ -21,14 +20,8 @@ export interface RunSecret {
   scrub: ScrubRule[];
 }
 
-export const PLACEHOLDER_PREFIX = 'aa-ph-';
-
-/** `aa-ph-<secret>-<128 random bits>`: recognisable, unique to the run, no secret material. */
-export function createPlaceholder(secretName: string): string {
-  return `${PLACEHOLDER_PREFIX}${secretName}-${randomBytes(16).toString('base64url').replace(/[-_]/g, 'x')}`;
-}
-
-export function createRunSecret(record: SecretRecord, policy: EffectivePolicy, value: Buffer, placeholder = createPlaceholder(record.name)): RunSecret {
+/** The placeholder comes from placeholders.ts: derived, stable per agent and secret until `secret rotate`. */
+export function createRunSecret(record: SecretRecord, policy: EffectivePolicy, value: Buffer, placeholder: string): RunSecret {
   const detect = buildScrubRules(Buffer.from(placeholder, 'utf8'), '').map((rule) => rule.pattern.toString('utf8'));
   return { name: record.name, record, policy, placeholder, value, detect, scrub: buildScrubRules(value, placeholder) };
 }
@@ -63,7 +56,7 @@ export function decideRequest(view: RequestView, secrets: readonly RunSecret[]):
 
   for (const secret of secrets) {
     const placement = locatePlaceholder(secret, headers, path, query);
-    if (placement === 'absent') continue;
+    if (placement.kind === 'absent') continue;
     if (!policyBindsHost(secret.policy, view.scheme, view.host, view.port)) {
       const other = policyBindsOtherScheme(secret.policy, view.scheme, view.host, view.port);
       if (other) {
@@ -72,8 +65,8 @@ export function decideRequest(view: RequestView, secrets: readonly RunSecret[]):
       }
       return { kind: 'deny', reason: 'placeholder-misplaced', secret: secret.name, hint: `secret "${secret.name}" is bound to ${secret.record.hosts.join(', ')}, not ${view.scheme}://${formatAuthority(view.host, view.port)}` };
     }
-    if (placement === 'misplaced') {
-      return { kind: 'deny', reason: 'placeholder-misplaced', secret: secret.name, hint: `the placeholder for secret "${secret.name}" may only appear in ${describePlace(secret.record)}` };
+    if (placement.kind === 'misplaced') {
+      return { kind: 'deny', reason: 'placeholder-misplaced', secret: secret.name, hint: placement.why ?? `the placeholder for secret "${secret.name}" may only appear in its declared places (${describePlaces(secret.record)})` };
     }
     if (!policyAllows(secret.policy, view.method, path)) {
       return { kind: 'deny', reason: 'not-granted', secret: secret.name, hint: describeGrantLimit(secret, view.method) };
@@ -82,8 +75,8 @@ export function decideRequest(view: RequestView, secrets: readonly RunSecret[]):
     if (override !== null) {
       return { kind: 'deny', reason: 'not-granted', secret: secret.name, hint: `${override} asks for another method than ${view.method}; this agent's grant of "${secret.name}" limits methods to ${secret.policy.methods!.join(', ')}` };
     }
-    if (secret.record.header !== undefined) headers = swapHeader(headers, secret);
-    else target = swapQuery(target, secret);
+    headers = swapHeaders(headers, secret);
+    if (query !== null) target = swapQuery(target, secret);
     swapped.push(secret);
   }
   return { kind: 'forward', target, headers, swapped };
@@ -107,49 +100,93 @@ function findOverride(headers: readonly string[], query: string | null, allowed:
   return null;
 }
 
-type Placement = 'absent' | 'declared' | 'misplaced';
+type Located = { kind: 'absent' } | { kind: 'declared' } | { kind: 'misplaced'; why?: string };
+
+/** How one header carries a secret's placeholder. */
+type HeaderUse =
+  | { kind: 'none' }
+  | { kind: 'misplaced'; why?: string }
+  /** The placeholder verbatim: replaced in the text (or the bare placeholder formatted by `placement`). */
+  | { kind: 'text'; placement: HeaderPlacement }
+  /** `Basic base64(USER:placeholder)`: re-encoded with the value as the password. */
+  | { kind: 'basic'; user: Buffer };
+
+function headerPlacements(record: SecretRecord, name: string): (HeaderPlacement)[] {
+  const lower = name.toLowerCase();
+  return record.placements.filter((placement): placement is HeaderPlacement => 'header' in placement && placement.header.toLowerCase() === lower);
+}
 
 /**
- * 'declared' when the placeholder appears only in the secret's declared header
- * (verbatim) or query parameter; 'misplaced' when it appears anywhere else,
- * in any encoding we can recognise (base64 inside a Basic header, percent-escapes).
+ * Whether this header carries the placeholder, and how. It is 'text' or
+ * 'basic' only in a header the secret declares, in that placement's form,
+ * with no other encoding of the placeholder beside it; anywhere else, in any
+ * encoding we recognise (base64 at any alignment, as in a Basic header for
+ * another user or in another header), it is 'misplaced'.
  */
-function locatePlaceholder(secret: RunSecret, headers: readonly string[], path: string, query: string | null): Placement {
-  let declared = false;
-  const declaredHeader = secret.record.header?.toLowerCase();
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    const value = headers[i + 1]!;
-    if (containsAny(name, secret.detect)) return 'misplaced';
-    if (!containsAny(value, secret.detect)) continue;
-    if (declaredHeader !== undefined && name.toLowerCase() === declaredHeader && value.includes(secret.placeholder)) {
-      // Present verbatim in the right header; any other encoding of it there is still misplaced.
-      const rest = value.split(secret.placeholder).join('');
-      if (containsAny(rest, secret.detect)) return 'misplaced';
-      declared = true;
-      continue;
-    }
-    return 'misplaced';
+function classifyHeader(secret: RunSecret, name: string, value: string): HeaderUse {
+  if (containsAny(name, secret.detect)) return { kind: 'misplaced' };
+  if (!containsAny(value, secret.detect)) return { kind: 'none' };
+  const declared = headerPlacements(secret.record, name);
+  const text = declared.find((placement) => basicUser(placement) === null);
+  if (text && value.includes(secret.placeholder)) {
+    // Present verbatim in the right header; any other encoding of it there is still misplaced.
+    return containsAny(value.split(secret.placeholder).join(''), secret.detect) ? { kind: 'misplaced' } : { kind: 'text', placement: text };
   }
-  if (containsAny(path, secret.detect) || containsAny(safeDecode(path), secret.detect)) return 'misplaced';
+  const users = declared.map(basicUser).filter((user): user is string => user !== null);
+  if (users.length === 0) return { kind: 'misplaced' };
+  const credentials = parseBasic(value);
+  if (!credentials) return { kind: 'misplaced' };
+  const placeholder = Buffer.from(secret.placeholder, 'utf8');
+  if (!credentials.password.equals(placeholder) || containsAny(credentials.user.toString('latin1'), secret.detect)) return { kind: 'misplaced' };
+  // The grant is for the declared account only: another user name with this
+  // password could open an account the secret was never meant for.
+  if (!users.some((user) => credentials.user.equals(Buffer.from(user, 'utf8')))) {
+    return { kind: 'misplaced', why: `secret "${secret.name}" is a Basic password for the user ${users.join(' or ')} only, not ${JSON.stringify(credentials.user.toString('utf8'))} (e.g. https://${users[0]}:$TOKEN@host/…)` };
+  }
+  return { kind: 'basic', user: credentials.user };
+}
+
+/** `Basic <canonical base64 of user:password>`; null for anything else. */
+function parseBasic(value: string): { user: Buffer; password: Buffer } | null {
+  const match = /^\s*Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(value);
+  if (!match) return null;
+  const decoded = Buffer.from(match[1]!, 'base64');
+  // Only the one spelling: a lenient decoder elsewhere must not read other bytes than we checked.
+  if (decoded.toString('base64') !== match[1]) return null;
+  const colon = decoded.indexOf(0x3a);
+  if (colon === -1) return null;
+  return { user: decoded.subarray(0, colon), password: decoded.subarray(colon + 1) };
+}
+
+/** 'declared' when every appearance of the placeholder is in a declared placement, in its form; 'misplaced' at the first that is not. */
+function locatePlaceholder(secret: RunSecret, headers: readonly string[], path: string, query: string | null): Located {
+  let declared = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const use = classifyHeader(secret, headers[i]!, headers[i + 1]!);
+    if (use.kind === 'none') continue;
+    if (use.kind === 'misplaced') return use.why === undefined ? { kind: 'misplaced' } : { kind: 'misplaced', why: use.why };
+    declared = true;
+  }
+  if (containsAny(path, secret.detect) || containsAny(safeDecode(path), secret.detect)) return { kind: 'misplaced' };
   if (query !== null) {
+    const params = new Set(secret.record.placements.flatMap((placement) => ('query' in placement ? [placement.query] : [])));
     for (const pair of query.split('&')) {
       const eq = pair.indexOf('=');
       const rawKey = eq === -1 ? pair : pair.slice(0, eq);
       const rawValue = eq === -1 ? '' : pair.slice(eq + 1);
       const key = safeDecode(rawKey);
       const value = safeDecode(rawValue);
-      if (containsAny(rawKey, secret.detect) || containsAny(key, secret.detect)) return 'misplaced';
+      if (containsAny(rawKey, secret.detect) || containsAny(key, secret.detect)) return { kind: 'misplaced' };
       if (!containsAny(rawValue, secret.detect) && !containsAny(value, secret.detect)) continue;
-      if (secret.record.query !== undefined && key === secret.record.query && value.includes(secret.placeholder)) {
-        if (containsAny(value.split(secret.placeholder).join(''), secret.detect)) return 'misplaced';
+      if (params.has(key) && value.includes(secret.placeholder)) {
+        if (containsAny(value.split(secret.placeholder).join(''), secret.detect)) return { kind: 'misplaced' };
         declared = true;
         continue;
       }
-      return 'misplaced';
+      return { kind: 'misplaced' };
     }
   }
-  return declared ? 'declared' : 'absent';
+  return declared ? { kind: 'declared' } : { kind: 'absent' };
 }
 
 /**
@@ -179,24 +216,27 @@ function safeDecode(text: string): string {
   }
 }
 
-function swapHeader(headers: readonly string[], secret: RunSecret): string[] {
-  const name = secret.record.header!.toLowerCase();
+function swapHeaders(headers: readonly string[], secret: RunSecret): string[] {
   // Header strings are latin1 in node:http; the value's UTF-8 bytes go out as they are.
   const real = secret.value.toString('latin1');
-  const formatted = (secret.record.format ?? FORMAT_SLOT).split(FORMAT_SLOT).join(real);
   const out = headers.slice();
   for (let i = 0; i < out.length; i += 2) {
-    if (out[i]!.toLowerCase() !== name) continue;
-    const value = out[i + 1]!;
-    if (!value.includes(secret.placeholder)) continue;
-    // The bare placeholder gets the declared format (x-api-key: {} or
-    // Authorization: Bearer {}); a client that already formatted it keeps its text.
-    out[i + 1] = value.trim() === secret.placeholder ? formatted : value.split(secret.placeholder).join(real);
+    const use = classifyHeader(secret, out[i]!, out[i + 1]!);
+    if (use.kind === 'text') {
+      const value = out[i + 1]!;
+      // The bare placeholder gets the declared format (x-api-key: {} or
+      // Authorization: Bearer {}); a client that already formatted it keeps its text.
+      out[i + 1] = value.trim() === secret.placeholder ? (use.placement.format ?? FORMAT_SLOT).split(FORMAT_SLOT).join(real) : value.split(secret.placeholder).join(real);
+    } else if (use.kind === 'basic') {
+      out[i + 1] = `Basic ${Buffer.concat([use.user, Buffer.from(':'), secret.value]).toString('base64')}`;
+    }
   }
   return out;
 }
 
 function swapQuery(target: string, secret: RunSecret): string {
+  const params = new Set(secret.record.placements.flatMap((placement) => ('query' in placement ? [placement.query] : [])));
+  if (params.size === 0) return target;
   const at = target.indexOf('?');
   const real = encodeURIComponent(secret.value.toString('utf8'));
   const pairs = target
@@ -204,7 +244,7 @@ function swapQuery(target: string, secret: RunSecret): string {
     .split('&')
     .map((pair) => {
       const eq = pair.indexOf('=');
-      if (eq === -1 || safeDecode(pair.slice(0, eq)) !== secret.record.query) return pair;
+      if (eq === -1 || !params.has(safeDecode(pair.slice(0, eq)))) return pair;
       const value = safeDecode(pair.slice(eq + 1));
       if (!value.includes(secret.placeholder)) return pair;
       return `${pair.slice(0, eq)}=${value === secret.placeholder ? real : encodeURIComponent(value).split(secret.placeholder).join(real)}`;
@@ -212,8 +252,8 @@ function swapQuery(target: string, secret: RunSecret): string {
   return `${target.slice(0, at)}?${pairs.join('&')}`;
 }
 
-function describePlace(record: SecretRecord): string {
-  return record.header !== undefined ? `the ${record.header} header` : `the ${record.query} query parameter`;
+function describePlaces(record: SecretRecord): string {
+  return record.placements.map(describePlacement).join('; ');
 }
 
 function describeGrantLimit(secret: RunSecret, method: string): string {

@@ -20,6 +20,7 @@ export interface GatewayEvent {
     agent: string;
     method: string;
     host: string;
+    port?: number;
     path: string;
     secret: string | null;
     decision: 'allow' | 'deny' | 'tunnel' | 'error';

@@ -28,7 +28,7 @@ function splitPem(text: string): string[] {
 }
 
 /** The machine's roots: the OS bundle when there is one, else Node's built-in Mozilla set. */
-function readSystemRoots(files: readonly string[] = SYSTEM_BUNDLE_FILES): string[] {
+export function readSystemRoots(files: readonly string[] = SYSTEM_BUNDLE_FILES): string[] {
   for (const file of files) {
     try {
       const certs = splitPem(readFileSync(file, 'utf8'));

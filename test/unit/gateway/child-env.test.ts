@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildChildEnv } from '../../../src/core/gateway/child-env.js';
+import { appendNodeRequire, buildChildEnv } from '../../../src/core/gateway/child-env.js';
 
-const base = { port: 4321, sessionToken: 'tok.en.x', runKey: 'RUNKEY', caFile: '/ca.pem', bundleFile: '/bundle.pem', secrets: [{ name: 'api', placeholder: 'aa-ph-api-x', env: 'API_KEY', baseUrlEnv: 'API_BASE' }] };
+const base = { port: 4321, sessionToken: 'tok.en.x', runKey: 'RUNKEY', caFile: '/ca.pem', bundleFile: '/bundle.pem', secrets: [{ name: 'api', placeholder: 'aa-ph-api-x', env: ['API_KEY', 'OTHER_KEY'], baseUrlEnv: 'API_BASE' }] };
 
 describe('buildChildEnv', () => {
   it('replaces inherited copies in any spelling, keeps PATH/HOME/XDG_*, removes agentauth variables', () => {
@@ -13,6 +13,7 @@ describe('buildChildEnv', () => {
     expect(env['Https_Proxy']).toBeUndefined();
     expect(env['HTTPS_PROXY']).toBe('http://agent:tok.en.x@127.0.0.1:4321');
     expect(env['API_KEY']).toBe('aa-ph-api-x');
+    expect(env['OTHER_KEY']).toBe('aa-ph-api-x');
     expect(env['API_BASE']).toBe('http://127.0.0.1:4321/_/RUNKEY/api');
     expect(env['PATH']).toBe('/bin');
     expect(env['HOME']).toBe('/h');
@@ -36,5 +37,16 @@ describe('buildChildEnv', () => {
     expect(env['NO_PROXY']).toBe('127.0.0.1,::1');
     expect(env['no_proxy']).toBe('127.0.0.1,::1');
     expect(buildChildEnv({ ...base, inherit: false, parent: {} })['NO_PROXY']).toBe('localhost,127.0.0.1,::1');
+  });
+});
+
+describe('the Node preload in NODE_OPTIONS', () => {
+  it("is added after the user's own options, quoted, and only once", () => {
+    const env = buildChildEnv({ ...base, inherit: true, parent: { NODE_OPTIONS: '--max-old-space-size=512' }, nodePreload: '/opt/aa dist/preload/env-proxy.cjs' });
+    expect(env['NODE_OPTIONS']).toBe('--max-old-space-size=512 --require "/opt/aa dist/preload/env-proxy.cjs"');
+    const nested = buildChildEnv({ ...base, inherit: true, parent: { NODE_OPTIONS: env['NODE_OPTIONS'] }, nodePreload: '/opt/aa dist/preload/env-proxy.cjs' });
+    expect(nested['NODE_OPTIONS']).toBe(env['NODE_OPTIONS']);
+    expect(buildChildEnv({ ...base, inherit: false, parent: { NODE_OPTIONS: '--inspect' }, nodePreload: '/p.cjs' })['NODE_OPTIONS']).toBe('--require "/p.cjs"');
+    expect(appendNodeRequire(undefined, '/a"b\\c.cjs')).toBe('--require "/a\\"b\\\\c.cjs"');
   });
 });

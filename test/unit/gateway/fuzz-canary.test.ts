@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkGatewayProperty } from '../../fixtures/gateway/fuzz-cases.js';
 import { startFuzzWorld, type FuzzWorld } from '../../fixtures/gateway/fuzz-world.js';
 
-const broken = vi.hoisted(() => ({ mode: 'none' as 'none' | 'wrong-header' | 'no-scrub' | 'no-decode' | 'any-path' | 'scheme-blind' }));
+const broken = vi.hoisted(() => ({ mode: 'none' as 'none' | 'wrong-header' | 'no-scrub' | 'no-decode' | 'any-path' | 'scheme-blind' | 'basic-any-user' }));
 
 vi.mock('../../../src/core/gateway/policy.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../../src/core/gateway/policy.js')>();
@@ -16,6 +16,24 @@ vi.mock('../../../src/core/gateway/policy.js', async (importOriginal) => {
         // Checks the grant against the path with its last segment cut off: `/v1/..%2fadmin` looks like `/v1`.
         const loose = secrets.map((secret) => ({ ...secret, policy: { ...secret.policy, paths: undefined, ceiling: undefined } }));
         return real.decideRequest(view, loose);
+      }
+      if (broken.mode === 'basic-any-user') {
+        // Accepts any Basic user: decides as if it were the declared one, then sends the child's own user with the value.
+        const decode = (value: string) => Buffer.from(value.slice('Basic '.length), 'base64').toString('latin1');
+        let user: string | null = null;
+        const headers = view.headers.map((value, i) => {
+          if (i % 2 === 0 || !/^Basic /.test(value)) return value;
+          const text = decode(value);
+          const colon = text.indexOf(':');
+          if (colon <= 0 || text.slice(0, colon) === 'x-access-token') return value;
+          user = text.slice(0, colon);
+          return `Basic ${Buffer.from(`x-access-token${text.slice(colon)}`, 'latin1').toString('base64')}`;
+        });
+        const decision = real.decideRequest({ ...view, headers }, secrets);
+        if (user !== null && decision.kind === 'forward') {
+          decision.headers = decision.headers.map((value, i) => (i % 2 === 1 && /^Basic /.test(value) ? `Basic ${Buffer.from(`${user}${decode(value).slice('x-access-token'.length)}`, 'latin1').toString('base64')}` : value));
+        }
+        return decision;
       }
       const decision = real.decideRequest(view, secrets);
       // Swaps into the declared header, and also into one nobody declared.
@@ -70,6 +88,7 @@ describe('the gateway fuzz suite against broken gateways', () => {
     ['no-decode', /the child received/],
     ['any-path', /on a path outside \/v1/],
     ['scheme-blind', /reached cleartext .*(a server it is not bound to|in clear)/],
+    ['basic-any-user', /git's value reached bound .*as "user:<value>", not Basic x-access-token:<value>/],
   ];
   for (const [mode, finding] of cases) {
     it(`finds the break: ${mode}`, async () => {

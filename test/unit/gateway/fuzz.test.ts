@@ -28,6 +28,10 @@ describe('gateway fuzz', () => {
     const swapped = world.events.filter((event) => event.data.decision === 'allow' && event.data.secret !== null).length;
     const reasons = new Set(world.events.map((event) => event.data.reason));
     expect(swapped, 'requests that carried a real value upstream').toBeGreaterThan(RUNS / 50);
+    // Several placements and HTTP Basic are reached too.
+    const allowed = (secret: string) => world.events.filter((event) => event.data.decision === 'allow' && event.data.secret?.split(',').includes(secret)).length;
+    expect(allowed('git'), 'Basic swaps').toBeGreaterThan(RUNS / 500);
+    expect(world.seen.some((seen) => seen.rawHeaders.some((value, i) => i % 2 === 0 && value.toLowerCase() === 'x-alt-key' && seen.rawHeaders[i + 1]!.includes('sk-fuzz-HDR')))).toBe(true);
     for (const reason of ['placeholder-misplaced', 'not-granted', 'scheme-mismatch', 'host-mismatch', 'undecodable-response', 'duplicate-host']) expect(reasons, reason).toContain(reason);
     expect(world.gateway.stats.unauthenticated).toBeGreaterThan(0);
     expect(world.seen.some((seen) => seen.server === 'local' && seen.rawHeaders.some((value) => value.includes('local-fuzz')))).toBe(true);

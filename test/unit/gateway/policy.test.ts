@@ -1,18 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { buildEffectivePolicy, buildGrant, buildSecretRecord } from '../../../src/core/secrets.js';
 import { createRunSecret, decideRequest, type RunSecret } from '../../../src/core/gateway/policy.js';
+import { derivePlaceholder, derivePlaceholderKey } from '../../../src/core/gateway/placeholders.js';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const VALUE = Buffer.from('real-value-1234567890');
+const KEY = derivePlaceholderKey(Buffer.alloc(32, 7));
 
 function secret(name: string, input: Parameters<typeof buildSecretRecord>[1], grant: Parameters<typeof buildGrant>[1] = {}): RunSecret {
   const record = buildSecretRecord(name, input, now);
-  return createRunSecret(record, buildEffectivePolicy(record, buildGrant(record, grant)), VALUE);
+  return createRunSecret(record, buildEffectivePolicy(record, buildGrant(record, grant)), VALUE, derivePlaceholder(KEY, 'coder', record));
 }
 
-const api = secret('api', { hosts: ['api.example.com'], header: 'Authorization', format: 'Bearer {}', path: '/v1' }, { methods: ['GET', 'POST'] });
-const q = secret('q', { hosts: ['*.maps.example.com'], query: 'key' });
-const open = secret('open', { hosts: ['api.example.com'], header: 'X-Goog-Api-Key' });
+const api = secret('api', { hosts: ['api.example.com'], headers: ['Authorization:Bearer {}'], path: '/v1' }, { methods: ['GET', 'POST'] });
+const q = secret('q', { hosts: ['*.maps.example.com'], queries: ['key'] });
+const open = secret('open', { hosts: ['api.example.com'], headers: ['X-Goog-Api-Key'] });
 const view = (over: Partial<Parameters<typeof decideRequest>[0]>) => ({ method: 'GET', scheme: 'https' as const, host: 'api.example.com', port: 443, target: '/v1/models', headers: [] as string[], ...over });
 
 describe('decideRequest', () => {
@@ -85,16 +87,86 @@ describe('decideRequest', () => {
     const auth = ['Authorization', api.placeholder];
     expect(decideRequest(view({ scheme: 'http', port: 443, headers: auth }), [api])).toMatchObject({ kind: 'deny', reason: 'scheme-mismatch' });
     expect(decideRequest(view({ scheme: 'http', port: 80, headers: auth }), [api])).toMatchObject({ kind: 'deny', reason: 'scheme-mismatch' });
-    const local = secret('local', { hosts: ['http://localhost:11434'], header: 'Authorization', format: 'Bearer {}' });
+    const local = secret('local', { hosts: ['http://localhost:11434'], headers: ['Authorization:Bearer {}'] });
     const localView = { method: 'GET', host: 'localhost', port: 11434, target: '/api/tags', headers: ['Authorization', `Bearer ${local.placeholder}`] };
     expect(decideRequest({ ...localView, scheme: 'https' }, [local])).toMatchObject({ kind: 'deny', reason: 'scheme-mismatch' });
     expect(decideRequest({ ...localView, scheme: 'http' }, [local])).toMatchObject({ kind: 'forward', headers: ['Authorization', `Bearer ${VALUE}`] });
   });
 
-  it('placeholders carry no secret material and differ per run', () => {
-    const again = secret('api', { hosts: ['api.example.com'], header: 'Authorization' });
-    expect(api.placeholder).toMatch(/^aa-ph-api-[A-Za-z0-9]{22}$/);
-    expect(again.placeholder).not.toBe(api.placeholder);
-    expect(api.placeholder).not.toContain(VALUE.toString());
+  it('placeholders carry no secret material, are stable per agent and secret, and change with rotation, re-adding or the key', () => {
+    const record = buildSecretRecord('api', { hosts: ['api.example.com'], headers: ['Authorization'] }, now);
+    const first = derivePlaceholder(KEY, 'coder', record);
+    expect(first).toMatch(/^aa-ph-api-[A-Za-z0-9]{22}$/);
+    expect(derivePlaceholder(KEY, 'coder', { ...record })).toBe(first);
+    expect(derivePlaceholder(KEY, 'other-agent', record)).not.toBe(first);
+    expect(derivePlaceholder(KEY, 'coder', { ...record, rotation: 1 })).not.toBe(first);
+    expect(derivePlaceholder(KEY, 'coder', { ...record, createdAt: '2026-01-02T00:00:00.000Z' })).not.toBe(first);
+    expect(derivePlaceholder(derivePlaceholderKey(Buffer.alloc(32, 8)), 'coder', record)).not.toBe(first);
+    expect(first).not.toContain(VALUE.toString());
+  });
+});
+
+describe('several placements per secret', () => {
+  const anthropic = secret('anthropic', { hosts: ['api.anthropic.com'], headers: ['x-api-key', 'authorization:Bearer {}'] });
+  const at = (headers: string[], target = '/v1/messages') => ({ method: 'POST', scheme: 'https' as const, host: 'api.anthropic.com', port: 443, target, headers });
+
+  it('swaps in whichever declared header holds the placeholder, and in both at once (Claude Code with an apiKeyHelper)', () => {
+    expect(decideRequest(at(['x-api-key', anthropic.placeholder]), [anthropic])).toMatchObject({ kind: 'forward', headers: ['x-api-key', `${VALUE}`] });
+    expect(decideRequest(at(['Authorization', `Bearer ${anthropic.placeholder}`]), [anthropic])).toMatchObject({ kind: 'forward', headers: ['Authorization', `Bearer ${VALUE}`] });
+    expect(decideRequest(at(['authorization', anthropic.placeholder]), [anthropic])).toMatchObject({ kind: 'forward', headers: ['authorization', `Bearer ${VALUE}`] });
+    expect(decideRequest(at(['x-api-key', anthropic.placeholder, 'Authorization', `Bearer ${anthropic.placeholder}`]), [anthropic])).toMatchObject({
+      kind: 'forward',
+      headers: ['x-api-key', `${VALUE}`, 'Authorization', `Bearer ${VALUE}`],
+    });
+  });
+
+  it('still refuses an undeclared header, and names every declared place', () => {
+    const decision = decideRequest(at(['X-Other', anthropic.placeholder]), [anthropic]);
+    expect(decision).toMatchObject({ kind: 'deny', reason: 'placeholder-misplaced' });
+    expect(decision.kind === 'deny' && decision.hint).toContain('x-api-key; authorization: Bearer {}');
+  });
+
+  it('takes a query placement beside header placements (gemini: x-goog-api-key or ?key=)', () => {
+    const gemini = secret('gemini', { hosts: ['generativelanguage.googleapis.com'], headers: ['x-goog-api-key'], queries: ['key'] });
+    const there = { method: 'POST', scheme: 'https' as const, host: 'generativelanguage.googleapis.com', port: 443 };
+    expect(decideRequest({ ...there, target: `/v1beta/models?key=${gemini.placeholder}`, headers: [] }, [gemini])).toMatchObject({ kind: 'forward', target: `/v1beta/models?key=${VALUE}` });
+    expect(decideRequest({ ...there, target: '/v1beta/models', headers: ['x-goog-api-key', gemini.placeholder] }, [gemini])).toMatchObject({ kind: 'forward', headers: ['x-goog-api-key', `${VALUE}`] });
+    expect(decideRequest({ ...there, target: `/v1beta/models?other=${gemini.placeholder}`, headers: [] }, [gemini])).toMatchObject({ kind: 'deny', reason: 'placeholder-misplaced' });
+  });
+});
+
+describe('HTTP Basic placements (git over HTTPS)', () => {
+  const github = secret('github', { hosts: ['github.com'], headers: ['authorization:Bearer {}', 'authorization:basic:x-access-token'] });
+  const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const at = (headers: string[]) => ({ method: 'GET', scheme: 'https' as const, host: 'github.com', port: 443, target: '/me/repo.git/info/refs?service=git-upload-pack', headers });
+
+  it('swaps the placeholder inside the base64 when it is the password of the declared user', () => {
+    const decision = decideRequest(at(['Authorization', basic('x-access-token', github.placeholder)]), [github]);
+    expect(decision).toMatchObject({ kind: 'forward', headers: ['Authorization', basic('x-access-token', VALUE.toString())] });
+    // gh's own header keeps working beside it.
+    expect(decideRequest(at(['Authorization', `token ${github.placeholder}`]), [github])).toMatchObject({ kind: 'forward', headers: ['Authorization', `token ${VALUE}`] });
+  });
+
+  it('refuses another Basic user: the grant is for that account only', () => {
+    const decision = decideRequest(at(['Authorization', basic('root', github.placeholder)]), [github]);
+    expect(decision).toMatchObject({ kind: 'deny', reason: 'placeholder-misplaced' });
+    expect(decision.kind === 'deny' && decision.hint).toContain('x-access-token');
+  });
+
+  it('refuses the placeholder as the user, twice, in a non-canonical base64, or Basic-encoded in another header', () => {
+    for (const headers of [
+      ['Authorization', basic(github.placeholder, 'x')],
+      ['Authorization', basic('x-access-token', `${github.placeholder}${github.placeholder}`)],
+      ['Authorization', basic('x-access-token', github.placeholder).replace(/=+$/, '')],
+      ['Proxy-Note', basic('x-access-token', github.placeholder)],
+      ['X-Forward-To', Buffer.from(`x-access-token:${github.placeholder}`).toString('base64')],
+    ]) {
+      expect(decideRequest(at(headers), [github]), headers[1]).toMatchObject({ kind: 'deny', reason: 'placeholder-misplaced' });
+    }
+  });
+
+  it('a Basic placeholder is refused where the secret only declares a text placement', () => {
+    const bearerOnly = secret('bearer', { hosts: ['github.com'], headers: ['authorization:Bearer {}'] });
+    expect(decideRequest(at(['Authorization', basic('x-access-token', bearerOnly.placeholder)]), [bearerOnly])).toMatchObject({ kind: 'deny', reason: 'placeholder-misplaced' });
   });
 });

@@ -4,11 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { AgentAuthError, childStartError } from '../core/errors.js';
-import { buildBwrapArgs, buildSignalResettingCommand } from '../core/sandbox/bwrap-args.js';
-import { findExecutable } from '../core/sandbox/find-executable.js';
-import type { SandboxLayout } from '../core/sandbox/layout.js';
-import { buildTerminalInjectionFilter, FILTERED_ARCHES } from '../core/sandbox/seccomp.js';
+import { AgentAuthError, childStartError } from '../../core/errors.js';
+import { buildBwrapArgs, buildSignalResettingCommand } from '../../core/sandbox/bwrap-args.js';
+import { suggestCommand } from '../../core/known-commands.js';
+import { findExecutable } from '../../core/sandbox/find-executable.js';
+import type { SandboxLayout } from '../../core/sandbox/layout.js';
+import { buildTerminalInjectionFilter, FILTERED_ARCHES } from '../../core/sandbox/seccomp.js';
 
 export interface ChildOutcome {
   code: number | null;
@@ -170,7 +171,7 @@ function listChildren(pid: number): number[] {
 
 function requireExecutable(file: string, env: Record<string, string>, cwd = process.cwd()): void {
   const found = findExecutable(file, env['PATH'], cwd);
-  if (!found.ok) throw startError(file, found.code);
+  if (!found.ok) throw startError(file, found.code, undefined, env);
 }
 
 function startProcess(
@@ -185,20 +186,22 @@ function startProcess(
     try {
       child = spawn(binary, args, { stdio, env });
     } catch (error) {
-      reject(startError(file, (error as NodeJS.ErrnoException).code, error));
+      reject(startError(file, (error as NodeJS.ErrnoException).code, error, env));
       return;
     }
     // Listened for from the start: a very short-lived child may end before 'spawn' is handled.
     const ended = new Promise<ChildOutcome>((done) => child.once('exit', (code, signal) => done({ code, signal })));
     child.once('spawn', () => resolve({ child, ended }));
-    child.once('error', (error: NodeJS.ErrnoException) => reject(startError(file, error.code, error)));
+    child.once('error', (error: NodeJS.ErrnoException) => reject(startError(file, error.code, error, env)));
   });
 }
 
-export function startError(file: string, code: string | undefined, cause?: unknown): AgentAuthError {
+export function startError(file: string, code: string | undefined, cause?: unknown, env: Record<string, string> = {}): AgentAuthError {
   switch (code) {
-    case 'ENOENT':
-      return childStartError('COMMAND_NOT_FOUND', `command not found: ${file}`, { hint: 'check the name and PATH' });
+    case 'ENOENT': {
+      const suggestion = file.includes('/') ? null : suggestCommand(file, (command) => findExecutable(command, env['PATH'], process.cwd()).ok);
+      return childStartError('COMMAND_NOT_FOUND', `command not found: ${file}`, { hint: suggestion ?? 'check the name and PATH' });
+    }
     case 'EACCES':
     case 'EISDIR':
     case 'ENOEXEC':

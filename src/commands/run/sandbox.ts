@@ -3,15 +3,15 @@
 // spawn function that puts it all together.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../core/config.js';
-import { childStartError } from '../core/errors.js';
-import { buildMacProfile } from '../core/sandbox/macos-profile.js';
-import { resolveCanonicalPath, resolveLayout } from '../core/sandbox/layout.js';
-import { planSandbox } from '../core/sandbox/plan.js';
-import type { SandboxMode, SandboxSupport } from '../core/sandbox/detect.js';
-import { readSettings } from '../core/settings.js';
-import type { Context } from './context.js';
-import { probeSandbox } from './sandbox-probe.js';
+import type { Config } from '../../core/config.js';
+import { childStartError } from '../../core/errors.js';
+import { buildMacProfile } from '../../core/sandbox/macos-profile.js';
+import { resolveCanonicalPath, resolveLayout } from '../../core/sandbox/layout.js';
+import { isInside, planSandbox } from '../../core/sandbox/plan.js';
+import type { SandboxMode, SandboxSupport } from '../../core/sandbox/detect.js';
+import { readSettings } from '../../core/settings.js';
+import type { Context } from '../context.js';
+import { probeSandbox } from '../sandbox-probe.js';
 import { spawnDirect, spawnInBwrap, spawnInSandboxExec, type RunningChild } from './spawn-child.js';
 
 export interface SandboxFlags {
@@ -26,6 +26,8 @@ export interface SandboxDecision {
   /** The `sandbox` field of run.start and run.end, and why there is none. */
   audit: { sandbox: 'bwrap' | 'sandbox-exec' | 'none'; sandbox_reason?: string };
   spawn(file: string, args: string[], env: Record<string, string>): Promise<RunningChild>;
+  /** Whether the child cannot read `path` (inside a hidden or protected one). */
+  hides(path: string): boolean;
 }
 
 /** Started before run's own set-up, so that the trial bwrap run overlaps it. Null with --no-sandbox. */
@@ -67,16 +69,18 @@ export async function decideSandbox(ctx: Context, config: Config, flags: Sandbox
     ctx.warn(`the sandbox is incomplete: ${gap}`);
   }
 
+  const hidden = [...plan.hide, ...plan.protect.map((entry) => entry.path)];
+  const hides = (path: string) => hidden.some((parent) => isInside(path, parent));
   if (support.kind === 'bwrap') {
     const layout = resolveLayout(plan, cwd);
     const options = { bwrap: support.binary, envBinary: support.env, perms: support.perms, layout, cwd };
-    return { audit: { sandbox: 'bwrap' }, spawn: (file, args, env) => spawnInBwrap(options, file, args, env) };
+    return { audit: { sandbox: 'bwrap' }, spawn: (file, args, env) => spawnInBwrap(options, file, args, env), hides };
   }
   const profile = buildMacProfile({
     hide: [...plan.hide, ...plan.protect.map((entry) => entry.path)].map(resolveCanonicalPath),
     readOnly: plan.readOnly.map(resolveCanonicalPath),
   });
-  return { audit: { sandbox: 'sandbox-exec' }, spawn: (file, args, env) => spawnInSandboxExec(support.binary, profile, file, args, env) };
+  return { audit: { sandbox: 'sandbox-exec' }, spawn: (file, args, env) => spawnInSandboxExec(support.binary, profile, file, args, env), hides };
 }
 
 /** dbus-daemon's sockets in /tmp (`dbus-XXXXXXXXXX`), as dbus-launch and dbus-run-session make them. */
@@ -91,5 +95,5 @@ function findBusSockets(): string[] {
 }
 
 function decideUnsandboxed(reason: string): SandboxDecision {
-  return { audit: { sandbox: 'none', sandbox_reason: reason }, spawn: spawnDirect };
+  return { audit: { sandbox: 'none', sandbox_reason: reason }, spawn: spawnDirect, hides: () => false };
 }

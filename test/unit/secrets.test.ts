@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Config } from '../../../src/core/config.js';
-import { buildEffectivePolicy, buildGrant, buildSecretRecord, decodeRequestPath, formatHostPattern, hostMatches, parseHostPattern, pathMatches, policyAllows, removeSecret, resolveSecretGrants, validateSecretValue } from '../../../src/core/secrets.js';
+import type { Config } from '../../src/core/config.js';
+import { buildEffectivePolicy, buildGrant, describePlacement, buildSecretRecord, decodeRequestPath, formatHostPattern, hostMatches, parseHostPattern, pathMatches, policyAllows, removeSecret, resolveSecretGrants, validateSecretValue } from '../../src/core/secrets.js';
 
 const now = new Date('2026-01-01T00:00:00Z');
 
@@ -65,7 +65,7 @@ describe('request paths under a path-limited grant', () => {
   });
 
   it('cannot match a path-limited grant when ambiguous, and method limits hold', () => {
-    const record = buildSecretRecord('s', { hosts: ['x.com'], header: 'A', path: '/v1' }, now);
+    const record = buildSecretRecord('s', { hosts: ['x.com'], headers: ['A'], path: '/v1' }, now);
     const policy = buildEffectivePolicy(record, buildGrant(record, { methods: ['GET'] }));
     expect(policyAllows(policy, 'GET', '/v1/models')).toBe(true);
     expect(policyAllows(policy, 'GET', '/%761/models')).toBe(true);
@@ -73,23 +73,36 @@ describe('request paths under a path-limited grant', () => {
     expect(policyAllows(policy, 'GET', '/v1;/../admin')).toBe(false);
     expect(policyAllows(policy, 'POST', '/v1/models')).toBe(false);
     // Without any path limit the path is not inspected.
-    const open = buildSecretRecord('o', { hosts: ['x.com'], header: 'A' }, now);
+    const open = buildSecretRecord('o', { hosts: ['x.com'], headers: ['A'] }, now);
     expect(policyAllows(buildEffectivePolicy(open, { secret: 'o' }), 'GET', '/a/..%2fb')).toBe(true);
   });
 });
 
 describe('secret records', () => {
-  it('needs exactly one of --header / --query, and a sane --format', () => {
-    expect(() => buildSecretRecord('s', { hosts: ['x.com'] }, now)).toThrow(/exactly one/);
-    expect(() => buildSecretRecord('s', { hosts: ['x.com'], header: 'A', query: 'k' }, now)).toThrow(/exactly one/);
-    expect(() => buildSecretRecord('s', { hosts: ['x.com'], header: 'A', format: 'Bearer' }, now)).toThrow(/\{\}/);
-    expect(() => buildSecretRecord('s', { hosts: ['x.com'], header: 'Host' }, now)).toThrow(/header/);
-    expect(() => buildSecretRecord('s', { hosts: ['x.com'], header: 'A', env: 'PATH' }, now)).toThrow(/never overwrites|sets/);
-    expect(() => buildSecretRecord('Bad Name', { hosts: ['x.com'], header: 'A' }, now)).toThrow(/invalid secret name/);
-    expect(buildSecretRecord('s', { hosts: ['x.com', 'X.com:443'], header: 'Authorization', format: 'Bearer {}', methods: ['get', 'POST'] }, now)).toMatchObject({
+  it('needs a placement, and sane formats', () => {
+    expect(() => buildSecretRecord('s', { hosts: ['x.com'] }, now)).toThrow(/--header NAME\[:FORMAT\] or --query PARAM/);
+    expect(() => buildSecretRecord('s', { hosts: ['x.com'], headers: ['A'], format: 'Bearer' }, now)).toThrow(/\{\}/);
+    expect(() => buildSecretRecord('s', { hosts: ['x.com'], headers: ['A:Bearer'] }, now)).toThrow(/\{\}/);
+    expect(() => buildSecretRecord('s', { hosts: ['x.com'], headers: ['Host'] }, now)).toThrow(/header/);
+    expect(() => buildSecretRecord('s', { hosts: ['x.com'], headers: ['A'], env: ['PATH'] }, now)).toThrow(/never overwrites|sets/);
+    expect(() => buildSecretRecord('s', { hosts: ['x.com'], queries: ['k'], format: 'Bearer {}' }, now)).toThrow(/--header only/);
+    expect(() => buildSecretRecord('Bad Name', { hosts: ['x.com'], headers: ['A'] }, now)).toThrow(/invalid secret name/);
+    for (const bad of ['authorization:basic:', 'authorization:basic:a:b', 'authorization:basic:{}']) {
+      expect(() => buildSecretRecord('s', { hosts: ['x.com'], headers: [bad] }, now), bad).toThrow(/basic:USER/);
+    }
+    expect(buildSecretRecord('s', { hosts: ['x.com', 'X.com:443'], headers: ['Authorization'], format: 'Bearer {}', methods: ['get', 'POST'] }, now)).toMatchObject({
       hosts: ['x.com'],
       methods: ['GET', 'POST'],
+      placements: [{ header: 'Authorization', format: 'Bearer {}' }],
     });
+  });
+
+  it('takes several placements (duplicates once) and several variables', () => {
+    const record = buildSecretRecord('gh', { hosts: ['github.com'], headers: ['authorization:Bearer {}', 'authorization:Basic:x-access-token', 'authorization:Bearer {}'], queries: ['access_token'], env: ['GH_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'] }, now);
+    expect(record.placements).toEqual([{ header: 'authorization', format: 'Bearer {}' }, { header: 'authorization', format: 'basic:x-access-token' }, { query: 'access_token' }]);
+    expect(record.env).toEqual(['GH_TOKEN', 'GITHUB_TOKEN']);
+    expect(record.placements.map(describePlacement)).toEqual(['authorization: Bearer {}', 'authorization: Basic x-access-token:{}', '?access_token=']);
+    expect(() => buildSecretRecord('s', { hosts: ['x.com'], headers: ['A'], env: ['X_URL'], baseUrlEnv: 'X_URL' }, now)).toThrow(/both/);
   });
 
   it('values: one trailing newline dropped, control characters and short values refused', () => {
@@ -100,7 +113,7 @@ describe('secret records', () => {
 });
 
 describe('grants', () => {
-  const record = buildSecretRecord('s', { hosts: ['x.com'], header: 'A', methods: ['GET', 'POST'], path: '/v1' }, now);
+  const record = buildSecretRecord('s', { hosts: ['x.com'], headers: ['A'], methods: ['GET', 'POST'], path: '/v1' }, now);
 
   it('narrow the binding', () => {
     expect(buildGrant(record, { methods: ['get'], paths: ['/v1/models'] })).toEqual({ secret: 's', methods: ['GET'], paths: ['/v1/models'] });

@@ -1,5 +1,5 @@
 // Memory settings for a process that serves traffic for as long as a child
-// runs (`agentauth run`). V8's defaults suit a browser tab on a big machine;
+// runs (`agentauth run`, and `agentauth serve`). V8's defaults suit a browser tab on a big machine;
 // a gateway on a Pi should stay small. V8 reads these flags when it next
 // needs them, so they can be set at run time: a start-up flag such as
 // --max-semi-space-size cannot be passed by a process to itself.
@@ -15,6 +15,12 @@
 //   - WebAssembly: undici parses HTTP with llhttp compiled to WebAssembly;
 //     tiering it up to TurboFan under load cost a transient ~20 MiB. Liftoff
 //     code alone parsed as fast in the benchmark.
+//
+// V8 prints "Error: unrecognized flag" straight into the terminal (the
+// child's too) for a flag it does not know, and flags come and go between
+// V8 versions. So the flags are set only on the Node majors whose V8 was
+// checked to have them all (test/unit/cli/heap.test.ts runs `--v8-options`);
+// elsewhere nothing is set. AGENTAUTH_NO_HEAP_TUNING=1 turns it all off.
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
@@ -22,8 +28,20 @@ const MIB = 1024 * 1024;
 const SEMI_SPACE_MIB = 4;
 const OLD_GENERATION_GROWTH_PERCENT = 25;
 
-/** Applies the settings above; returns a function that stops watching the young generation. */
-export function tuneHeapForLongRun(): () => void {
+/** The V8 flags set, by name (without values). */
+export const HEAP_FLAGS = ['liftoff-only', 'heap-growing-percent', 'semi-space-growth-factor'] as const;
+/** Node majors whose V8 has every flag in HEAP_FLAGS. */
+export const TUNED_NODE_MAJORS: readonly number[] = [20, 22, 24];
+
+/** Whether this process should tune its heap: a checked Node, and not turned off. */
+export function shouldTuneHeap(env: Record<string, string | undefined>, nodeVersion = process.versions.node): boolean {
+  if (env['AGENTAUTH_NO_HEAP_TUNING'] === '1') return false;
+  return TUNED_NODE_MAJORS.includes(Number(nodeVersion.split('.')[0]));
+}
+
+/** Applies the settings above (when shouldTuneHeap); returns a function that stops watching the young generation. */
+export function tuneHeapForLongRun(env: Record<string, string | undefined>): () => void {
+  if (!shouldTuneHeap(env)) return () => {};
   setFlagsFromString('--liftoff-only');
   setFlagsFromString(`--heap-growing-percent=${OLD_GENERATION_GROWTH_PERCENT}`);
   return capYoungGeneration(SEMI_SPACE_MIB);
