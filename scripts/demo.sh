@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job end to end, in a throwaway home: init (keychain if one answers,
-# else the encrypted file backend), add an agent, mint a token, verify it,
-# verify the audit log. Run by `npm run demo` and by the README's first command.
+# else the encrypted file backend), add an agent, mint a token, verify it; then
+# store an API key, run a child that sees only its placeholder while the
+# gateway hands the real key to the (local, stand-in) API; replay and verify the
+# audit log. Run by `npm run demo` and by the README's first command.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 agentauth() { node "$here/bin/agentauth.js" "$@"; }
@@ -25,6 +27,22 @@ TOKEN=$(agentauth token mint home-monitor --aud pack.lan --scope docker:restart:
 echo "$TOKEN"
 step 'agentauth token verify "$TOKEN" --aud pack.lan --scope docker:restart:nginx'
 agentauth token verify "$TOKEN" --aud pack.lan --scope docker:restart:nginx
+
+# The gateway: a stand-in API on 127.0.0.1 that accepts only the real key.
+key="${AGENTAUTH_DEMO_KEY:-sk-demo-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+coproc UPSTREAM { exec node "$here/scripts/demo-upstream.mjs" "$key"; }
+trap 'kill "$UPSTREAM_PID" 2>/dev/null || true' EXIT
+read -r port <&"${UPSTREAM[0]}"
+step "printf %s \"\$KEY\" | agentauth secret add demo-api --host http://127.0.0.1:$port --header 'authorization:Bearer {}' --env DEMO_API_KEY"
+printf %s "$key" | agentauth secret add demo-api --host "http://127.0.0.1:$port" --header 'authorization:Bearer {}' --env DEMO_API_KEY
+step agentauth agent add coder --scope demo:read --secret demo-api
+agentauth agent add coder --scope demo:read --secret demo-api
+child='console.log("child: DEMO_API_KEY=" + process.env.DEMO_API_KEY);
+fetch(process.argv[1], { headers: { authorization: "Bearer " + process.env.DEMO_API_KEY } }).then((r) => r.text()).then((t) => process.stdout.write(t));'
+step "agentauth run --agent coder -- node -e '<fetch http://127.0.0.1:$port/v1 with \$DEMO_API_KEY>'"
+agentauth run --agent coder -- node -e "$child" "http://127.0.0.1:$port/v1"
+step agentauth audit replay --agent coder
+agentauth audit replay --agent coder
 step agentauth audit verify
 agentauth audit verify
 printf '\nDemo home: %s (delete it when done)\n' "$AGENTAUTH_HOME" >&2
