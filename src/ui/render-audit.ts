@@ -162,7 +162,7 @@ function describe(event: ReplayEvent): string {
       return `refused a token${d['reason'] !== undefined ? `: ${String(d['reason'])}` : ''} ${describeFields(Object.fromEntries(Object.entries(d).filter(([key]) => key !== 'agent' && key !== 'reason')))}`.trimEnd();
     case 'gateway.request':
     case 'gateway.deny':
-      return `${String(d['method'])} ${String(d['host'])}${String(d['path'] ?? '')} → ${String(d['decision'])} ${String(d['status'] ?? '')}${d['secret'] ? ` secret=${String(d['secret'])}` : ''}${d['reason'] ? ` (${String(d['reason'])})` : ''}`;
+      return `${String(d['method'])} ${String(d['host'])}${d['port'] !== undefined && d['port'] !== 443 ? `:${String(d['port'])}` : ''}${String(d['path'] ?? '')} → ${String(d['decision'])} ${String(d['status'] ?? '')}${d['secret'] ? ` secret=${String(d['secret'])}` : ''}${d['reason'] ? ` (${String(d['reason'])})` : ''}`;
     case 'run.start':
       return `run ${String(d['command'])} session=${String(d['jti'])} port=${String(d['port'])}`;
     case 'run.end':

@@ -23,6 +23,7 @@ it('npm run demo: init on the file backend, agent, mint, verify, a run through t
     expect(r.stdout).toMatch(/^child: DEMO_API_KEY=aa-ph-demo-api-[\w-]+$/m);
     expect(r.stdout).toMatch(/^upstream: 200, the request carried the real key$/m);
     expect(r.stdout).toMatch(/^coder .* demo-api +1 started, 1 ended$/m);
+    expect(r.stdout).toMatch(/ gateway\.request coder GET 127\.0\.0\.1:\d+\/v1 → allow 200 secret=demo-api$/m);
     expect(r.stdout).toMatch(/no invariant violations/);
     // The key went into the vault and to the stand-in API, nowhere the demo prints.
     expect(r.stdout + r.stderr).not.toContain(KEY);
