@@ -10,7 +10,7 @@
 //    declarations under dist/types/ emitted by tsc.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +136,10 @@ for (const folder of ['dist', 'dist/chunks']) {
     else if ((await stat(file)).mtimeMs < staleBefore) await rm(file, { force: true });
   }
 }
+
+// What this build wrote (the package-install test sizes the package by it, not by chunks an
+// earlier build left for processes still running).
+await writeFile('dist/.outputs.json', `${JSON.stringify([...written].sort())}\n`);
 
 // Type declarations for agentauth/verify (tsconfig.verify.json: declarations only).
 execFileSync(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.verify.json'], {
