@@ -4,9 +4,9 @@ import { CommanderError } from 'commander';
 import { Command, Option, type AnyCommand, type OptionValues } from './commander.js';
 import { createContext, type Context, type ProcessContext } from '../commands/context.js';
 import { SCHEMA_VERSION, type CommandResult, type Outcome } from '../commands/result.js';
-import { withJson, withKeystoreOptions, type CliKit } from './kit.js';
+import { collect, withJson, withKeystoreOptions, type CliKit } from './kit.js';
 import { declareAuditCommands } from './audit.js';
-import { declareGatewayCommands } from '../cli-gateway.js';
+import { declareGatewayCommands } from './gateway.js';
 import { declareConfigCommands } from './config.js';
 import { declareLifecycleCommands } from './lifecycle.js';
 
@@ -111,10 +111,6 @@ function printResult(ctx: Context, result: CommandResult, json: boolean): void {
   if (!result.render) return;
   const text = result.render(ctx.style);
   if (text.length > 0) ctx.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 function declareCoreCommands(program: Command, kit: CliKit): void {
