@@ -39,7 +39,7 @@ interface ServeFlags extends KeystoreFlags {
 export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<CommandResult> {
   const listen = flags.http === false ? null : parseListen(flags.listen ?? DEFAULT_LISTEN);
   const idleLockMs = flags.idleLock !== undefined ? parseDuration(flags.idleLock, '--idle-lock') * 1000 : null;
-  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  const uid = ctx.uid ?? null;
   const socketPath = flags.socket ?? resolveSocketPath(ctx.env);
   const log = createLog(ctx);
   const initial = loadConfig(ctx);

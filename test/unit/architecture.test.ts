@@ -26,15 +26,6 @@ const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
 };
 
 /**
- * src/core files that still read the process, and what they read: to be passed
- * in. The test fails when one is fixed (so the entry goes) or a new one appears.
- */
-const CORE_PROCESS_DEBT: Record<string, string[]> = {
-  // The uid every private-file check compares owners with; passing it in touches every reader of a private file.
-  'src/core/fs-safe.ts': ['process.getuid'],
-};
-
-/**
  * test/unit/<path>[.<aspect>].test.ts tests src/core/<path>.ts (or the folder
  * src/core/<path>/). Tests of code outside src/core live in these folders.
  */
@@ -160,7 +151,7 @@ describe('architecture', () => {
       for (const spec of importsOf(text)) if (/^(node:)?process$|^(kleur|chalk|picocolors|ansi-colors)(\/|$)/.test(spec)) uses.add(`import ${spec}`);
       if (uses.size > 0) found[file] = [...uses].sort();
     }
-    expect(found).toEqual(CORE_PROCESS_DEBT);
+    expect(found).toEqual({});
   });
 });
 
