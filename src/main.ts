@@ -66,6 +66,7 @@ function readProcess(argv: string[]): ProcessContext {
   return {
     argv,
     env,
+    uid: process.getuid?.(),
     // Touching process.stdin builds a stream (net, readline…): only when a command reads it.
     get stdin() {
       return process.stdin;

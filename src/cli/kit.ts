@@ -26,3 +26,8 @@ export function withKeystoreOptions<A extends unknown[], O extends OptionValues,
 export function withJson<A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>) {
   return command.option('--json', 'print one JSON document on stdout');
 }
+
+/** Commander's argParser for a repeatable option: each use adds one value. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

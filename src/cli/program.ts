@@ -4,9 +4,9 @@ import { CommanderError } from 'commander';
 import { Command, Option, type AnyCommand, type OptionValues } from './commander.js';
 import { createContext, type Context, type ProcessContext } from '../commands/context.js';
 import { SCHEMA_VERSION, type CommandResult, type Outcome } from '../commands/result.js';
-import { withJson, withKeystoreOptions, type CliKit } from './kit.js';
+import { collect, withJson, withKeystoreOptions, type CliKit } from './kit.js';
 import { declareAuditCommands } from './audit.js';
-import { declareGatewayCommands } from '../cli-gateway.js';
+import { declareGatewayCommands } from './gateway.js';
 import { declareConfigCommands } from './config.js';
 import { declareLifecycleCommands } from './lifecycle.js';
 
@@ -17,7 +17,7 @@ export async function runCli(base: ProcessContext): Promise<Outcome> {
   let outcome: Outcome = 'ok';
   const program = createProgram(base, (result) => (outcome = result));
   try {
-    await program.parseAsync([...base.argv], { from: 'user' });
+    await program.parseAsync(protectKidOperands(base.argv), { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.unknownOption') suggestDoubleDash(base, program);
@@ -27,6 +27,23 @@ export async function runCli(base: ProcessContext): Promise<Outcome> {
     throw error;
   }
   return outcome;
+}
+
+/** A key id: the base64url SHA-256 thumbprint of the key, 43 characters. One in 64 starts with '-'. */
+const DASHED_KID = /^-[\w-]{42}$/;
+
+/**
+ * `agentauth key retire -Xy…`: commander would read a kid that starts with '-'
+ * as an unknown option (or, for -V…, as --version). No option has that shape,
+ * so after `key retire` such a word moves behind `--`, where it is an operand.
+ */
+function protectKidOperands(argv: readonly string[]): string[] {
+  const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+  const head = argv.slice(0, end);
+  if (head.filter((word) => !word.startsWith('-')).slice(0, 2).join(' ') !== 'key retire') return [...argv];
+  const kids = head.filter((word) => DASHED_KID.test(word));
+  if (kids.length === 0) return [...argv];
+  return [...head.filter((word) => !DASHED_KID.test(word)), '--', ...kids, ...argv.slice(end + 1)];
 }
 
 /**
@@ -111,10 +128,6 @@ function printResult(ctx: Context, result: CommandResult, json: boolean): void {
   if (!result.render) return;
   const text = result.render(ctx.style);
   if (text.length > 0) ctx.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 function declareCoreCommands(program: Command, kit: CliKit): void {

@@ -53,7 +53,7 @@ export async function backupCommand(ctx: Context, flags: BackupFlags): Promise<C
     backend: config.backend,
     config,
     keystore: entries,
-    vault: readVault(ctx.paths.vault),
+    vault: readVault(ctx.paths.vault, ctx.paths.owner),
     caCert: readOptionalText(ctx.paths.caCert),
   };
   const jwe = await sealBackup(payload, passphrase);

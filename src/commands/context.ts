@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { homedir, userInfo } from 'node:os';
 import { isatty } from 'node:tty';
 import { isAgentAuthError, keystoreError, usageError, type AgentAuthError } from '../core/errors.js';
-import { readUserSecretFile } from '../core/fs-safe.js';
+import { readUserSecretFile, type Owner } from '../core/fs-safe.js';
 import { resolvePaths, type Env, type Paths } from '../core/paths.js';
 import type { PassphraseSource } from '../core/keystore/index.js';
 import { createStyle, type Style } from '../ui/style.js';
@@ -17,6 +17,8 @@ export type Output = Writable & { isTTY?: boolean };
 export interface ProcessContext {
   argv: readonly string[];
   env: Env;
+  /** The uid this process runs as (undefined where there are none): agentauth's files must be its. */
+  uid: number | undefined;
   /** A getter: touching process.stdin builds a stream (net, readline…), so only a command that reads it pays. */
   readonly stdin: Readable & { isTTY?: boolean };
   stdout: Output;
@@ -62,7 +64,7 @@ export function createContext(base: ProcessContext): Context {
   const ctx = Object.defineProperties({} as Context, Object.getOwnPropertyDescriptors(base));
   return Object.assign(ctx, {
     // HOME, or (a service started without it) the account's home folder.
-    paths: resolvePaths(env, env['HOME'] ? undefined : homedir()),
+    paths: resolvePaths(env, base.uid, env['HOME'] ? undefined : homedir()),
     style: createStyle(base.colour.stdout),
     stderrStyle,
     actor: { sub: `user:${user}` },
@@ -118,7 +120,7 @@ export function createChannelSource(ctx: Context, channel: PassphraseChannel): P
   let prompted = false;
   const source: PassphraseSource = async (purpose) => {
     const file = channel.file ?? ctx.env[channel.fileVariable];
-    if (file) return readPassphraseFile(file, channel.file ? `--${flagName(channel)}` : channel.fileVariable);
+    if (file) return readPassphraseFile(file, channel.file ? `--${flagName(channel)}` : channel.fileVariable, ctx.paths.owner);
     if (channel.stdin) return stripNewline(await readAllStdin(ctx.stdin));
     const fromEnv = ctx.env[channel.variable];
     if (fromEnv) return fromEnv;
@@ -172,10 +174,10 @@ function flagName(channel: PassphraseChannel): string {
 }
 
 /** Like the keystore, the passphrase file must be private: refused (with the chmod) when others can read it. */
-function readPassphraseFile(file: string, from: string): string {
+function readPassphraseFile(file: string, from: string, owner: Owner): string {
   let raw: Buffer | null;
   try {
-    raw = readUserSecretFile(file);
+    raw = readUserSecretFile(file, owner);
   } catch (error) {
     if (isAgentAuthError(error)) throw error;
     throw keystoreError('PASSPHRASE_FILE_UNREADABLE', `cannot read the passphrase file ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {

@@ -91,7 +91,7 @@ function describePassphraseSource(ctx: Context, flags: KeystoreFlags): DoctorChe
   const label = fromFlag ? '--passphrase-file' : 'AGENTAUTH_PASSPHRASE_FILE';
   if (file) {
     try {
-      if (readUserSecretFile(file) === null) return check('fail', 'passphrase', `${label} names ${file}, which does not exist`, 'check the path');
+      if (readUserSecretFile(file, ctx.paths.owner) === null) return check('fail', 'passphrase', `${label} names ${file}, which does not exist`, 'check the path');
     } catch (error) {
       const hint = (error as { hint?: string }).hint;
       return check('fail', 'passphrase', `${label}=${file}: ${(error as Error).message}`, hint);

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { notFoundError, usageError, usageErrorFromVerify } from '../core/errors.js';
 import { dirname, resolve } from 'node:path';
-import { ensurePrivateDir, readPrivateFile } from '../core/fs-safe.js';
+import { ensurePrivateDir, readPrivateFile, type Owner } from '../core/fs-safe.js';
 import type { DpopAlgorithm, DpopKey } from '../core/dpop.js';
 import { VerifyError } from '../core/verify-error.js';
 import type { Context } from './context.js';
@@ -36,8 +36,8 @@ interface ProofFlags {
   token?: string;
 }
 
-export async function proofCommand(_ctx: Context, flags: ProofFlags): Promise<CommandResult> {
-  const key = await readDpopKeyFile(flags.key);
+export async function proofCommand(ctx: Context, flags: ProofFlags): Promise<CommandResult> {
+  const key = await readDpopKeyFile(flags.key, ctx.paths.owner);
   const { createDpopProof } = await import('../core/dpop.js');
   let proof: string;
   try {
@@ -50,8 +50,8 @@ export async function proofCommand(_ctx: Context, flags: ProofFlags): Promise<Co
 }
 
 /** A proof key file from `dpop keygen`: private, so it must be 0600 like every private file. */
-export async function readDpopKeyFile(file: string): Promise<DpopKey> {
-  const text = readPrivateFile(file);
+export async function readDpopKeyFile(file: string, owner: Owner): Promise<DpopKey> {
+  const text = readPrivateFile(file, owner);
   if (text === null) throw notFoundError('NO_DPOP_KEY', `no DPoP key file at ${file}`, { hint: `make one with: agentauth dpop keygen ${file}` });
   const { parseDpopKey } = await import('../core/dpop.js');
   try {

@@ -9,7 +9,7 @@ import { defaultIssuer, planInstall, validateIssuer } from '../core/install.js';
 import { openKeystore as openBackend } from '../core/keystore/index.js';
 import { withFileLock } from '../core/lock.js';
 import { createLogKey } from '../core/audit/log-key.js';
-import { renderDoctor, renderInit, renderStatus } from '../ui/render-core.js';
+import { renderInit, renderStatus } from '../ui/render-core.js';
 import { recordEvents } from './audit-events.js';
 import { createPassphraseSource, type Context, type KeystoreFlags } from './context.js';
 import type { CommandResult } from './result.js';

@@ -33,7 +33,7 @@ export async function checkKeystoreEntries(ctx: Context, config: Config, passphr
   if (config.backend === 'file' && !passphrase) {
     let present: boolean;
     try {
-      present = readPrivateFile(ctx.paths.keystore) !== null;
+      present = readPrivateFile(ctx.paths.keystore, ctx.paths.owner) !== null;
     } catch (error) {
       return failed(error);
     }

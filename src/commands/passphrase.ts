@@ -19,7 +19,7 @@ export async function changePassphraseCommand(ctx: Context, flags: ChangeFlags):
       hint: "the OS keychain is protected by your login; to use a passphrase instead: agentauth migrate --to file",
     });
   }
-  const keystore = createFileKeystore({ file: ctx.paths.keystore, passphrase: createPassphraseSource(ctx, flags) });
+  const keystore = createFileKeystore({ file: ctx.paths.keystore, owner: ctx.paths.owner, passphrase: createPassphraseSource(ctx, flags) });
   // Unlocks with the current passphrase (three tries at a prompt) before the new one is asked for.
   await keystore.listNames();
   const next = await createChannelSource(ctx, {

@@ -29,7 +29,7 @@ export async function describeSandbox(ctx: Context, config: Config | null): Prom
   }
   const support = await probeSandbox(ctx.env, { withVersion: true });
   if (!support.ok) return { available: false, mode, detail: `not available: ${support.reason}`, reason: support.reason, fix: support.fix, gaps: [] };
-  const { gaps } = planSandbox({ platform: process.platform, paths: ctx.paths, env: ctx.env, uid: process.getuid?.() ?? -1, cwd: process.cwd(), hide: [], readOnly: [] });
+  const { gaps } = planSandbox({ platform: process.platform, paths: ctx.paths, env: ctx.env, uid: ctx.uid ?? -1, cwd: process.cwd(), hide: [], readOnly: [] });
   if (support.kind === 'bwrap') {
     const seccomp = FILTERED_ARCHES.includes(process.arch) ? '' : `; no terminal-injection filter on ${process.arch}`;
     return { available: true, kind: 'bwrap', version: support.version ?? 'unknown', mode, detail: `bubblewrap ${support.version ?? ''} works (${support.binary})${seccomp}`, gaps };

@@ -103,7 +103,7 @@ export async function addSecretCommand(ctx: Context, name: string, flags: Secret
 
 /** Encrypts `value` into the vault; called under the config lock (lock order: config, then vault). */
 async function storeValue(ctx: Context, config: Config, key: Buffer, name: string, value: Buffer, now: Date): Promise<void> {
-  await updateVault(ctx.paths.vault, (vault) => {
+  await updateVault(ctx.paths.vault, ctx.paths.owner, (vault) => {
     vault.values[name] = encryptValue(key, name, value, now);
   });
   recordKeystoreEntry(config, entryName.vaultKey);
@@ -137,7 +137,7 @@ export async function removeSecretCommand(ctx: Context, name: string): Promise<C
   validateName(name, 'secret');
   const { config, result } = await updateConfig(ctx.paths, async (config) => {
     const removed = removeSecret(config, name, new Date());
-    await updateVault(ctx.paths.vault, (vault) => {
+    await updateVault(ctx.paths.vault, ctx.paths.owner, (vault) => {
       delete vault.values[name];
     });
     return removed;

@@ -14,7 +14,7 @@ export interface ServeStatus {
 }
 
 export async function probeServe(ctx: Context): Promise<ServeStatus> {
-  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  const uid = ctx.uid ?? null;
   const socket = resolveSocketPath(ctx.env);
   try {
     const result = await callServe(socket, { op: 'ping' }, { uid, timeoutMs: 2000 });

@@ -26,7 +26,7 @@ import { createPassphraseSource, type Context, type KeystoreFlags } from './cont
 import type { CommandResult } from './result.js';
 import { loadConfig } from './state.js';
 
-export const DEFAULT_LISTEN = '127.0.0.1:8765';
+const DEFAULT_LISTEN = '127.0.0.1:8765';
 
 interface ServeFlags extends KeystoreFlags {
   listen?: string;
@@ -39,7 +39,7 @@ interface ServeFlags extends KeystoreFlags {
 export async function serveCommand(ctx: Context, flags: ServeFlags): Promise<CommandResult> {
   const listen = flags.http === false ? null : parseListen(flags.listen ?? DEFAULT_LISTEN);
   const idleLockMs = flags.idleLock !== undefined ? parseDuration(flags.idleLock, '--idle-lock') * 1000 : null;
-  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  const uid = ctx.uid ?? null;
   const socketPath = flags.socket ?? resolveSocketPath(ctx.env);
   const log = createLog(ctx);
   const initial = loadConfig(ctx);
@@ -154,7 +154,7 @@ interface ListenAddress {
   port: number;
 }
 
-export function parseListen(text: string): ListenAddress {
+function parseListen(text: string): ListenAddress {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text.trim());
   const port = match ? Number(match[3]) : NaN;
   if (!match || port > 65535) {
@@ -212,7 +212,7 @@ function baseUrlOf(config: Config, listenUrl: string): string {
 }
 
 /** The warning to print when the issuer is not this server's URL, or null. */
-export function describeIssuerMismatch(issuer: string, address: AddressInfo, listenHost: string): string | null {
+function describeIssuerMismatch(issuer: string, address: AddressInfo, listenHost: string): string | null {
   const served = urlOf(address);
   let parsed: URL | null = null;
   try {

@@ -39,7 +39,7 @@ export async function mintTokenCommand(ctx: Context, agentName: string, flags: M
     ...(flags.scope ? { scopes: flags.scope } : {}),
     ...(flags.ttl !== undefined ? { ttl: flags.ttl } : {}),
     ...(flags.onBehalfOf !== undefined ? { onBehalfOf: flags.onBehalfOf } : {}),
-    ...(flags.dpopKey !== undefined ? { dpopJkt: await readDpopThumbprint(flags.dpopKey) } : {}),
+    ...(flags.dpopKey !== undefined ? { dpopJkt: await readDpopThumbprint(ctx, flags.dpopKey) } : {}),
     ...(flags.dpopJkt !== undefined ? { dpopJkt: flags.dpopJkt } : {}),
   };
   // The trust claim needs a checkpoint signed now and the log read back: done here, not by serve.
@@ -67,7 +67,7 @@ function mintResult(answer: MintAnswer): CommandResult {
 
 /** The answer of a running serve, or null when none of ours listens (then the caller mints itself). */
 async function mintThroughServe(ctx: Context, call: MintCall): Promise<MintAnswer | null> {
-  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  const uid = ctx.uid ?? null;
   const path = resolveSocketPath(ctx.env);
   const result = await callServe(path, mintRequest(call), { uid });
   if (!result.answered) {
@@ -77,9 +77,9 @@ async function mintThroughServe(ctx: Context, call: MintCall): Promise<MintAnswe
   return readMintAnswer(result.answer);
 }
 
-async function readDpopThumbprint(file: string): Promise<string> {
+async function readDpopThumbprint(ctx: Context, file: string): Promise<string> {
   const { readDpopKeyFile } = await import('./dpop.js');
-  return (await readDpopKeyFile(file)).jkt;
+  return (await readDpopKeyFile(file, ctx.paths.owner)).jkt;
 }
 
 interface VerifyFlags {
@@ -175,7 +175,7 @@ function createJwksFileStore(ctx: Context, url: string) {
   const file = join(ctx.paths.cacheDir, `jwks-${createHash('sha256').update(url).digest('hex').slice(0, 32)}.json`);
   return {
     load: () => {
-      const stored = readPrivateFile(file);
+      const stored = readPrivateFile(file, ctx.paths.owner);
       return stored ? JSON.parse(stored.toString('utf8')) : null;
     },
     save: (entry: unknown) => writePrivateFileAtomic(file, JSON.stringify(entry)),

@@ -5,9 +5,9 @@ import { validateName } from './names.js';
 import { validateScope } from './scopes.js';
 import { assertAgentVariablesDistinct, resolveSecretGrants } from './secrets.js';
 
-export const DEFAULT_MAX_TTL_SECONDS = 3600;
+const DEFAULT_MAX_TTL_SECONDS = 3600;
 /** A week: longer-lived tokens defeat the point of short-lived ones. */
-export const LIMIT_MAX_TTL_SECONDS = 7 * 86_400;
+const LIMIT_MAX_TTL_SECONDS = 7 * 86_400;
 
 export interface AgentInput {
   scopes?: string[];

@@ -107,7 +107,7 @@ export function notInitialisedError(paths: Paths): AgentAuthError {
 
 export function readConfig(paths: Paths): Config | null {
   assertSafeHome(paths);
-  const raw = readPrivateFile(paths.config);
+  const raw = readPrivateFile(paths.config, paths.owner);
   return raw === null ? null : parseConfig(raw.toString('utf8'), paths.config);
 }
 

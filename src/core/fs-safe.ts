@@ -23,13 +23,14 @@ export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
-/** The uid this process runs as, or undefined where there are none (Windows). */
-function ownUid(): number | undefined {
-  return typeof process.getuid === 'function' ? process.getuid() : undefined;
-}
+/**
+ * The user agentauth's files must belong to: the uid the process runs as, or
+ * undefined where there are none (Windows). main.ts reads it; core is handed it.
+ */
+export type Owner = number | undefined;
 
 /** Throws when a private file can be read or written by anyone but its owner, or belongs to someone else. */
-function assertPrivateStats(file: string, st: Stats): void {
+function assertPrivateStats(file: string, st: Stats, uid: Owner): void {
   if ((st.mode & 0o077) !== 0) {
     const mode = (st.mode & 0o777).toString(8).padStart(3, '0');
     throw keystoreError('INSECURE_PERMISSIONS', `refusing to read ${file}: its mode is ${mode}, so other users can read or change it`, {
@@ -37,7 +38,6 @@ function assertPrivateStats(file: string, st: Stats): void {
       details: { file, mode },
     });
   }
-  const uid = ownUid();
   if (uid !== undefined && st.uid !== uid) {
     throw keystoreError('INSECURE_OWNER', `refusing to read ${file}: it belongs to another user (uid ${st.uid})`, {
       hint: `chown $(id -u) '${file}'`,
@@ -51,8 +51,7 @@ function assertPrivateStats(file: string, st: Stats): void {
  * other users (group- or world-writable), or belongs to someone else: they
  * could swap the files in it. A missing folder passes (it is created 0700).
  */
-export function assertPrivateDir(dir: string): void {
-  const uid = ownUid();
+export function assertPrivateDir(dir: string, uid: Owner): void {
   // No POSIX owners or modes to check (Windows reports every folder as 0777).
   if (uid === undefined) return;
   let st: Stats;
@@ -118,11 +117,11 @@ function isSymlinkError(error: unknown): boolean {
 }
 
 /**
- * Opens a private file of ours: never through a symbolic link, and (with
- * `check`) refused unless only its owner, this user, can read or change it.
- * Returns null when it does not exist.
+ * Opens a file of ours: never through a symbolic link, and (given `check`, a
+ * private file) refused unless only its owner, that user, can read or change
+ * it. Returns null when it does not exist.
  */
-function openOwnFile(file: string, flags: number, mode: number, check: boolean): number | null {
+function openOwnFile(file: string, flags: number, mode: number, check: { owner: Owner } | null): number | null {
   let fd: number;
   try {
     fd = openSync(file, flags, mode);
@@ -135,7 +134,7 @@ function openOwnFile(file: string, flags: number, mode: number, check: boolean):
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw keystoreError('NOT_A_FILE', `${file} should be a regular file, but it is not one`, { hint: `move '${file}' away (ls -l '${file}')`, details: { file } });
-    if (check) assertPrivateStats(file, st);
+    if (check) assertPrivateStats(file, st, check.owner);
     return fd;
   } catch (error) {
     closeSync(fd);
@@ -151,8 +150,8 @@ function unreadableError(file: string, cause: unknown): AgentAuthError {
 }
 
 /** Reads a private file of ours, or returns null when it does not exist. */
-export function readPrivateFile(file: string): Buffer | null {
-  return readAndClose(openOwnFile(file, READ_FLAGS, 0, true));
+export function readPrivateFile(file: string, owner: Owner): Buffer | null {
+  return readAndClose(openOwnFile(file, READ_FLAGS, 0, { owner }));
 }
 
 function readAndClose(fd: number | null): Buffer | null {
@@ -169,7 +168,7 @@ function readAndClose(fd: number | null): Buffer | null {
  * file): symbolic links are followed, since the user chose the path, but the
  * file itself must be private. Returns null when it does not exist.
  */
-export function readUserSecretFile(file: string): Buffer | null {
+export function readUserSecretFile(file: string, owner: Owner): Buffer | null {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -178,7 +177,7 @@ export function readUserSecretFile(file: string): Buffer | null {
     throw error;
   }
   try {
-    assertPrivateStats(file, fstatSync(fd));
+    assertPrivateStats(file, fstatSync(fd), owner);
   } catch (error) {
     closeSync(fd);
     throw error;
@@ -188,12 +187,12 @@ export function readUserSecretFile(file: string): Buffer | null {
 
 /** Reads a cache or side file of ours (no secrets in it) without following a link; null when missing. */
 export function readOwnFile(file: string): Buffer | null {
-  return readAndClose(openOwnFile(file, READ_FLAGS, 0, false));
+  return readAndClose(openOwnFile(file, READ_FLAGS, 0, null));
 }
 
 /** Opens (creating it 0600) a file of ours to append to, never through a link. */
 export function openOwnFileForAppend(file: string): number {
-  return openOwnFile(file, APPEND_FLAGS, 0o600, false) as number;
+  return openOwnFile(file, APPEND_FLAGS, 0o600, null) as number;
 }
 
 export interface AtomicWriteOptions {

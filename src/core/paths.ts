@@ -2,7 +2,7 @@
 // one folder when AGENTAUTH_HOME is set (tests, containers, portable installs).
 import { isAbsolute, join } from 'node:path';
 import { usageError } from './errors.js';
-import { assertNotSymlink, assertPrivateDir } from './fs-safe.js';
+import { assertNotSymlink, assertPrivateDir, type Owner } from './fs-safe.js';
 
 export interface Paths {
   configDir: string;
@@ -14,6 +14,8 @@ export interface Paths {
   vault: string;
   caCert: string;
   auditLog: string;
+  /** The user these files must belong to (fs-safe.ts refuses others'). */
+  owner: Owner;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -55,7 +57,7 @@ function requireBase(base: string | undefined, variable: string): string {
 }
 
 /** Where every file lives, from `env` (and `home` for a missing HOME): nothing is read from the process. */
-export function resolvePaths(env: Env, home?: string): Paths {
+export function resolvePaths(env: Env, owner: Owner, home?: string): Paths {
   const own = env['AGENTAUTH_HOME'];
   const xdg = resolveXdgDirs(env, env['HOME'] || home);
   const configDir = own ?? join(requireBase(xdg.config, 'XDG_CONFIG_HOME'), 'agentauth');
@@ -72,6 +74,7 @@ export function resolvePaths(env: Env, home?: string): Paths {
     vault: join(dataDir, 'vault.json'),
     caCert: join(dataDir, 'ca.pem'),
     auditLog: env['AGENTAUTH_AUDIT_LOG'] || join(stateDir, 'audit.jsonl'),
+    owner,
   };
 }
 
@@ -83,6 +86,6 @@ export function resolvePaths(env: Env, home?: string): Paths {
  * before it acts rather than halfway.
  */
 export function assertSafeHome(paths: Paths): void {
-  for (const dir of new Set([paths.configDir, paths.dataDir, paths.stateDir])) assertPrivateDir(dir);
+  for (const dir of new Set([paths.configDir, paths.dataDir, paths.stateDir])) assertPrivateDir(dir, paths.owner);
   for (const file of [paths.config, paths.keystore, paths.vault, paths.auditLog, `${paths.auditLog}.state`, `${paths.auditLog}.lock`]) assertNotSymlink(file);
 }

@@ -89,9 +89,9 @@ export const PRESETS: readonly Preset[] = [
   { name: 'openrouter', provider: 'OpenRouter', hosts: ['openrouter.ai'], placements: [BEARER], env: ['OPENROUTER_API_KEY'], clients: 'OpenAI-compatible clients' },
 ];
 
-export const PRESET_NAMES = PRESETS.map((preset) => preset.name);
+const PRESET_NAMES = PRESETS.map((preset) => preset.name);
 
-export function findPreset(name: string): Preset | undefined {
+function findPreset(name: string): Preset | undefined {
   return PRESETS.find((preset) => preset.name === name.toLowerCase());
 }
 

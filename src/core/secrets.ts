@@ -7,16 +7,16 @@ import type { AgentRecord, Config, GrantRecord, Placement, SecretRecord } from '
 import { notFoundError, policyError, usageError } from './errors.js';
 import { validateName } from './names.js';
 
-export const DEFAULT_PORT = 443;
+const DEFAULT_PORT = 443;
 export const FORMAT_SLOT = '{}';
 /**
  * Shorter values cannot be scrubbed from responses without mangling them
  * (every occurrence of a 3-letter value would be replaced), so they are refused.
  */
-export const MIN_VALUE_BYTES = 8;
+const MIN_VALUE_BYTES = 8;
 const MAX_VALUE_BYTES = 16 * 1024;
 
-export const BASIC_PREFIX = 'basic:';
+const BASIC_PREFIX = 'basic:';
 const MAX_PLACEMENTS = 16;
 
 /**
@@ -230,7 +230,7 @@ export function validateEnvName(name: string, flag: string): string {
  * `--header NAME[:FORMAT]`: FORMAT is a template holding `{}` once
  * (`Bearer {}`), or `basic:USER` (HTTP Basic, the value as the password).
  */
-export function parseHeaderPlacement(text: string, defaultFormat?: string): Placement {
+function parseHeaderPlacement(text: string, defaultFormat?: string): Placement {
   const colon = text.indexOf(':');
   const name = (colon === -1 ? text : text.slice(0, colon)).trim();
   const format = colon === -1 ? defaultFormat : text.slice(colon + 1).trim();
@@ -254,7 +254,7 @@ export function parseHeaderPlacement(text: string, defaultFormat?: string): Plac
   return { header: name, format };
 }
 
-export function parseQueryPlacement(text: string): Placement {
+function parseQueryPlacement(text: string): Placement {
   if (!/^[A-Za-z0-9._~-]+$/.test(text)) throw usageError('BAD_QUERY', `invalid --query ${JSON.stringify(text)}: letters, digits and . _ ~ -`);
   return { query: text };
 }
@@ -315,7 +315,7 @@ export function buildSecretRecord(name: string, input: SecretInput, now: Date): 
 }
 
 /** The variables a secret sets in the child: its --env ones and its --base-url-env one. */
-export function secretVariables(secret: SecretRecord): string[] {
+function secretVariables(secret: SecretRecord): string[] {
   return [...(secret.env ?? []), ...(secret.baseUrlEnv !== undefined ? [secret.baseUrlEnv] : [])];
 }
 
@@ -494,7 +494,7 @@ export function buildEffectivePolicy(secret: SecretRecord, grant: GrantRecord): 
 }
 
 /** Whether the policy limits paths at all: then ambiguous paths are refused (decodeRequestPath). */
-export function policyLimitsPaths(policy: EffectivePolicy): boolean {
+function policyLimitsPaths(policy: EffectivePolicy): boolean {
   return policy.paths !== undefined || (policy.ceiling !== undefined && policy.ceiling !== '/');
 }
 
@@ -524,10 +524,4 @@ export function policyBindsOtherScheme(policy: EffectivePolicy, scheme: Scheme, 
     if (hostNameMatches(pattern, host, defaults ? pattern.port : port)) return pattern;
   }
   return null;
-}
-
-/** Describes a grant for `secret list` and `agent show`. */
-export function describeGrant(grant: GrantRecord): string {
-  const parts = [grant.methods ? grant.methods.join(',') : 'any method', grant.paths ? grant.paths.join(',') : 'any path in the binding'];
-  return parts.join(' ');
 }

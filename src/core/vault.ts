@@ -4,7 +4,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { AgentAuthError, keystoreError } from './errors.js';
-import { readPrivateFile, writePrivateFileAtomic } from './fs-safe.js';
+import { readPrivateFile, writePrivateFileAtomic, type Owner } from './fs-safe.js';
 import { entryName, requireEntry, type Keystore } from './keystore/index.js';
 import { withFileLock } from './lock.js';
 
@@ -105,8 +105,8 @@ export function decryptValue(key: Buffer, name: string, entry: VaultEntry, file:
   }
 }
 
-export function readVault(file: string): VaultFile {
-  const raw = readPrivateFile(file);
+export function readVault(file: string, owner: Owner): VaultFile {
+  const raw = readPrivateFile(file, owner);
   if (raw === null) return { v: 1, alg: VAULT_ALG, values: {} };
   let vault: VaultFile;
   try {
@@ -125,17 +125,17 @@ function corruptVault(file: string, why: string): AgentAuthError {
 }
 
 /** Read-modify-write of vault.json under its own lock; written atomically, 0600. */
-export async function updateVault(file: string, change: (vault: VaultFile) => void): Promise<void> {
+export async function updateVault(file: string, owner: Owner, change: (vault: VaultFile) => void): Promise<void> {
   await withFileLock(file, () => {
-    const vault = readVault(file);
+    const vault = readVault(file, owner);
     change(vault);
     writePrivateFileAtomic(file, `${JSON.stringify(vault, null, 2)}\n`);
   });
 }
 
 /** Decrypts the named values (e.g. the secrets one `run` was granted). */
-export function decryptValues(file: string, key: Buffer, names: string[]): Map<string, Buffer> {
-  const vault = readVault(file);
+export function decryptValues(file: string, owner: Owner, key: Buffer, names: string[]): Map<string, Buffer> {
+  const vault = readVault(file, owner);
   const values = new Map<string, Buffer>();
   for (const name of names) {
     const entry = vault.values[name];

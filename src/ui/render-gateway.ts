@@ -52,9 +52,3 @@ export function renderSecretList(views: SecretView[], style: Style): string {
 export function renderGrant(agent: string, grant: GrantRecord, style: Style): string {
   return `${style.green('Granted')} ${grant.secret} to ${agent}${describeGrantLimits(grant) || ' (everything the secret allows)'}`;
 }
-
-/** The one line `run` prints to stderr before the child starts (only on a terminal). */
-export function renderRunBanner(info: { agent: string; port: number; secrets: string[] }, style: Style): string {
-  const secrets = info.secrets.length ? info.secrets.join(', ') : 'no secrets';
-  return style.dim(`agentauth: ${info.agent} via gateway 127.0.0.1:${info.port} (${secrets})`);
-}

@@ -4,7 +4,7 @@
 // refusing a wrong key with 401. One home and one fake for the whole file.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempHome, REPO_ROOT, type TempHome } from '../helpers/cli.js';

@@ -1,10 +1,11 @@
 // What a new home-lab user hit (issue 13), through the built CLI: the mint
 // defaults and order of checks, the passphrase floor, the wording of
 // retire, audience and plural messages, `agent rm`, `run … ls -la`.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInitialisedHome, makeTempHome, writeTempFile, type TempHome } from '../helpers/cli.js';
+import { findKeyWithKidPrefix } from '../helpers/issuer.js';
 import { snapshotDir } from '../helpers/snapshot.js';
 
 const homes: TempHome[] = [];
@@ -101,6 +102,33 @@ describe('messages', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/no longer verify here/);
     expect(r.stdout).toMatch(/cached the JWKS keeps accepting them .* up to 10m \(the JWKS cache age\)/);
+  });
+
+  it('key retire takes a kid that starts with - (one in 64 does), even -V… that commander would read as --version', async () => {
+    const home = track(await makeInitialisedHome());
+    expect((await home.run(['key', 'rotate'])).code).toBe(0);
+    // The previous key becomes one whose kid starts with -V: the same key every run.
+    const { kid, x } = findKeyWithKidPrefix('-V');
+    const configFile = join(home.home, 'config.json');
+    const config = JSON.parse(readFileSync(configFile, 'utf8'));
+    const previous = config.keys.find((key: { status: string }) => key.status === 'previous');
+    config.keystoreEntries = config.keystoreEntries.map((name: string) => (name === `issuer/${previous.kid}` ? `issuer/${kid}` : name));
+    Object.assign(previous, { kid, jwk: { ...previous.jwk, x, kid } });
+    writeFileSync(configFile, JSON.stringify(config, null, 2));
+    const jwksKids = async () => JSON.parse((await home.run(['jwks'])).stdout).keys.map((key: { kid: string }) => key.kid);
+    expect(await jwksKids()).toContain(kid);
+
+    const r = await home.run(['key', 'retire', kid, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ retired: kid });
+    expect(await jwksKids()).not.toContain(kid);
+    expect(logEvents(home).filter((event) => event.kind === 'key.retire')).toEqual([expect.objectContaining({ data: { kid } })]);
+    // Gone now: not found, naming it (3), rather than an unknown option (2) or the version (0); -- still works.
+    for (const args of [['key', 'retire', kid], ['key', 'retire', '--', kid]]) {
+      const again = await home.run(args);
+      expect(again.code).toBe(3);
+      expect(again.stderr).toContain(`no issuer key with kid ${kid}`);
+    }
   });
 
   it('status counts in proper plural', async () => {

@@ -3,7 +3,7 @@
 // themselves so they cannot drift, and run against a real `agentauth serve`:
 // Express, Hono, an MCP server, Python with Debian's PyJWT, curl with DPoP,
 // a systemd unit (systemd-analyze verify) and a launchd plist (plistlib).
-import { execa, type ResultPromise } from 'execa';
+import { execa, type Subprocess } from 'execa';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, child: ResultPromise): Promise<void> {
+async function waitForPort(port: number, child: ReturnType<typeof runExample>): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`the example exited: ${String((await child).stderr)}`);
     const ok = await fetch(`http://127.0.0.1:${port}/`).then(
@@ -51,7 +51,7 @@ let work: string;
 let serveHost: string;
 let expressPort: number;
 let mcpPort: number;
-const children: ResultPromise[] = [];
+const children: Subprocess[] = [];
 
 /** The snippet as a user would adapt it: their serve's address and free ports. */
 function adapt(code: string): string {
@@ -89,7 +89,8 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-function runExample(file: string, code: string): ResultPromise {
+// Its type inferred: execa's ResultPromise, spelled out, fails its own check under exactOptionalPropertyTypes.
+function runExample(file: string, code: string) {
   writeFileSync(join(work, file), adapt(code));
   const child = execa(process.execPath, [join(work, file)], { cwd: work, reject: false });
   children.push(child);

@@ -1,7 +1,7 @@
 // `agentauth serve` as a real process in a fresh home on the file backend:
 // unlock once, the mint socket that `token mint` uses by itself, the HTTP
 // documents, config and key changes without a restart, and a clean stop.
-import { execa, type ResultPromise } from 'execa';
+import { execa, type Subprocess } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync, chmodSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -65,7 +65,7 @@ function servedHome(): { t: TempHome; serve: RunningServe } {
 describe('a Pi shell script minting through serve', () => {
   let t: TempHome;
   let serve: RunningServe;
-  let writer: ResultPromise;
+  let writer: Subprocess;
   let fifoEnv: Record<string, string>;
   const tokens: string[] = [];
 

@@ -1,7 +1,7 @@
 // The layering the README promises, checked from the sources: src/main.ts →
-// src/cli (src/cli/, and src/cli-gateway.ts until it moves) → src/commands → src/core (+ src/ui),
-// no import cycle anywhere in src, and src/core free of the process, the
-// console and colour. Type-only and dynamic imports count like any other.
+// src/cli/ → src/commands → src/core (+ src/ui), no import cycle anywhere in
+// src, and src/core free of the process, the console and colour. Type-only
+// and dynamic imports count like any other.
 // Also: test/unit mirrors src/core, and nothing is exported that no one uses.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -26,15 +26,6 @@ const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
 };
 
 /**
- * src/core files that still read the process, and what they read: to be passed
- * in. The test fails when one is fixed (so the entry goes) or a new one appears.
- */
-const CORE_PROCESS_DEBT: Record<string, string[]> = {
-  // The uid every private-file check compares owners with; passing it in touches every reader of a private file.
-  'src/core/fs-safe.ts': ['process.getuid'],
-};
-
-/**
  * test/unit/<path>[.<aspect>].test.ts tests src/core/<path>.ts (or the folder
  * src/core/<path>/). Tests of code outside src/core live in these folders.
  */
@@ -52,38 +43,6 @@ const WHOLE_TESTS: Record<string, string> = {
   'test/unit/gateway/fuzz-canary.test.ts': 'the fuzz property against gateways broken on purpose',
 };
 
-/** Tests waiting for the gateway work (issue 10), which edits them, to land before they move. */
-const TESTS_TO_MOVE: Record<string, string> = {
-};
-
-/**
- * Files the gateway work (issue 10) is rewriting: their dead exports are
- * removed once it lands (then this list goes).
- */
-const DEAD_EXPORTS_LATER = [
-  'src/cli-gateway.ts',
-  'src/commands/run',
-  'src/commands/spawn-child.ts',
-  'src/commands/secret.ts',
-  'src/commands/grant.ts',
-  'src/commands/serve.ts',
-  'src/core/agents.ts',
-  'src/core/audit/replay.ts',
-  'src/core/config.ts',
-  'src/core/config-schema.ts',
-  'src/core/errors.ts',
-  'src/core/gateway/child-env.ts',
-  'src/core/gateway/connect.ts',
-  'src/core/gateway/exchange.ts',
-  'src/core/gateway/placeholders.ts',
-  'src/core/gateway/policy.ts',
-  'src/core/gateway/runtime.ts',
-  'src/core/known-commands.ts',
-  'src/core/presets.ts',
-  'src/core/secrets.ts',
-  'src/ui/render-gateway.ts',
-];
-
 function listFiles(dir: string, pattern: RegExp): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
@@ -98,7 +57,7 @@ function listSources(dir: string): string[] {
 
 function layerOf(file: string): Layer {
   if (file === 'src/main.ts') return 'main';
-  if (/^src\/cli(-[^/]+)?\.ts$/.test(file) || file.startsWith('src/cli/')) return 'cli';
+  if (file.startsWith('src/cli/')) return 'cli';
   if (file.startsWith('src/commands/')) return 'commands';
   if (file.startsWith('src/ui/')) return 'ui';
   if (file.startsWith('src/core/')) return 'core';
@@ -152,13 +111,12 @@ describe('architecture', () => {
   it('test/unit mirrors src/core: each unit test names the src/core file or folder it tests', () => {
     const unmatched: string[] = [];
     for (const test of listFiles(join(REPO_ROOT, 'test/unit'), /\.test\.ts$/)) {
-      if (Object.keys(NON_CORE_TEST_FOLDERS).some((folder) => test.startsWith(folder)) || test in WHOLE_TESTS || test in TESTS_TO_MOVE) continue;
+      if (Object.keys(NON_CORE_TEST_FOLDERS).some((folder) => test.startsWith(folder)) || test in WHOLE_TESTS) continue;
       // test/unit/audit/writer.test.ts → src/core/audit/writer; tokens.mint-defaults.test.ts → src/core/tokens.
       const subject = test.replace(/^test\/unit\//, 'src/core/').replace(/(\.[\w-]+)?\.test\.ts$/, '');
       if (!existsSync(join(REPO_ROOT, `${subject}.ts`)) && !existsSync(join(REPO_ROOT, subject))) unmatched.push(`${test}: no ${subject}.ts or ${subject}/`);
     }
     expect(unmatched, 'name a unit test after its src/core subject (an aspect may follow a dot), or put it in a folder of NON_CORE_TEST_FOLDERS').toEqual([]);
-    for (const [from, to] of Object.entries(TESTS_TO_MOVE)) expect(existsSync(join(REPO_ROOT, from)) && !existsSync(join(REPO_ROOT, to)), `${from} → ${to}: move it and drop the entry`).toBe(true);
   });
 
   it('test/unit holds only tests: fixtures and helpers live in test/fixtures and test/helpers', () => {
@@ -171,7 +129,7 @@ describe('architecture', () => {
     const dead: string[] = [];
     for (const file of files) {
       // The libraries' exports are their public surface.
-      if (file === 'src/lib.ts' || file.startsWith('src/verify/') || DEAD_EXPORTS_LATER.some((path) => file === path || file.startsWith(`${path}/`) || file === `${path}.ts`)) continue;
+      if (file === 'src/lib.ts' || file.startsWith('src/verify/')) continue;
       const text = texts.get(file)!;
       for (const [, kind, name] of text.matchAll(/^export\s+(?:declare\s+)?(?:async\s+)?(function\*?|const|let|class|enum|interface|type)\s+([\w$]+)/gm)) {
         const word = `\\b${name!.replace(/\$/g, '\\$')}\\b`;
@@ -193,7 +151,7 @@ describe('architecture', () => {
       for (const spec of importsOf(text)) if (/^(node:)?process$|^(kleur|chalk|picocolors|ansi-colors)(\/|$)/.test(spec)) uses.add(`import ${spec}`);
       if (uses.size > 0) found[file] = [...uses].sort();
     }
-    expect(found).toEqual(CORE_PROCESS_DEBT);
+    expect(found).toEqual({});
   });
 });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { assertPrivateDir, openOwnFileForAppend, readPrivateFile, readUserSecretFile, writeFileAtomic } from '../../src/core/fs-safe.js';
 
+const me = process.getuid?.();
 let dir: string;
 let victim: string;
 beforeEach(() => {
@@ -19,7 +20,7 @@ describe('private files', () => {
   it('are not read or appended to through a symbolic link', () => {
     const link = join(dir, 'link');
     symlinkSync(victim, link);
-    expect(() => readPrivateFile(link)).toThrow(expect.objectContaining({ code: 'SYMLINK_REFUSED', kind: 'keystore' }));
+    expect(() => readPrivateFile(link, me)).toThrow(expect.objectContaining({ code: 'SYMLINK_REFUSED', kind: 'keystore' }));
     expect(() => openOwnFileForAppend(link)).toThrow(expect.objectContaining({ code: 'SYMLINK_REFUSED' }));
     expect(readFileSync(victim, 'utf8')).toBe('keep\n');
   });
@@ -49,21 +50,24 @@ describe('private files', () => {
     const file = join(dir, 'secret');
     writeFileSync(file, 'x', { mode: 0o644 });
     chmodSync(file, 0o644);
-    expect(() => readPrivateFile(file)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS', hint: `chmod 600 '${file}'` }));
-    expect(() => readUserSecretFile(file)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS' }));
+    expect(() => readPrivateFile(file, me)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS', hint: `chmod 600 '${file}'` }));
+    expect(() => readUserSecretFile(file, me)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS' }));
     chmodSync(file, 0o600);
-    expect(readPrivateFile(file)?.toString()).toBe('x');
-    if (process.getuid?.() === 0) {
+    expect(readPrivateFile(file, me)?.toString()).toBe('x');
+    // The owner is handed in: a file of this user is someone else's to a process told another uid.
+    expect(() => readPrivateFile(file, (me ?? 0) + 1)).toThrow(expect.objectContaining({ code: 'INSECURE_OWNER' }));
+    expect(() => readUserSecretFile(file, (me ?? 0) + 1)).toThrow(expect.objectContaining({ code: 'INSECURE_OWNER' }));
+    if (me === 0) {
       chownSync(file, 65534, 65534);
-      expect(() => readPrivateFile(file)).toThrow(expect.objectContaining({ code: 'INSECURE_OWNER' }));
+      expect(() => readPrivateFile(file, me)).toThrow(expect.objectContaining({ code: 'INSECURE_OWNER' }));
     }
   });
 
   it('a passphrase file may be a link the user made, to a private file', () => {
     const link = join(dir, 'pass-link');
     symlinkSync(victim, link);
-    expect(readUserSecretFile(link)?.toString()).toBe('keep\n');
-    expect(readUserSecretFile(join(dir, 'missing'))).toBeNull();
+    expect(readUserSecretFile(link, me)?.toString()).toBe('keep\n');
+    expect(readUserSecretFile(join(dir, 'missing'), me)).toBeNull();
   });
 });
 
@@ -71,18 +75,19 @@ describe('private folders', () => {
   it('are refused when group- or world-writable, or under a folder every user can write to', () => {
     const home = join(dir, 'home');
     mkdirSync(home, { mode: 0o700 });
-    expect(() => assertPrivateDir(home)).not.toThrow();
-    expect(() => assertPrivateDir(join(dir, 'missing'))).not.toThrow();
+    expect(() => assertPrivateDir(home, me)).not.toThrow();
+    expect(() => assertPrivateDir(home, (me ?? 0) + 1)).toThrow(expect.objectContaining({ code: 'INSECURE_OWNER' }));
+    expect(() => assertPrivateDir(join(dir, 'missing'), me)).not.toThrow();
     for (const mode of [0o777, 0o775, 0o1777]) {
       chmodSync(home, mode);
-      expect(() => assertPrivateDir(home), mode.toString(8)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS', hint: `chmod 700 '${home}'` }));
+      expect(() => assertPrivateDir(home, me), mode.toString(8)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS', hint: `chmod 700 '${home}'` }));
     }
     chmodSync(home, 0o700);
     chmodSync(dir, 0o777);
-    expect(() => assertPrivateDir(home)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS', hint: expect.stringContaining(`chmod o-w '${dir}'`) }));
+    expect(() => assertPrivateDir(home, me)).toThrow(expect.objectContaining({ code: 'INSECURE_PERMISSIONS', hint: expect.stringContaining(`chmod o-w '${dir}'`) }));
     // The sticky bit (as on /tmp) keeps others from renaming our folder away.
     chmodSync(dir, 0o1777);
-    expect(() => assertPrivateDir(home)).not.toThrow();
+    expect(() => assertPrivateDir(home, me)).not.toThrow();
     chmodSync(dir, 0o700);
   });
 });

@@ -45,14 +45,14 @@ describe('vault', () => {
     dirs.push(dir);
     const file = join(dir, 'vault.json');
     const key = Buffer.alloc(32, 9);
-    await updateVault(file, (vault) => {
+    await updateVault(file, process.getuid?.(), (vault) => {
       vault.values['api'] = encryptValue(key, 'api', Buffer.from('super-secret-value'), new Date());
     });
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, 'utf8')).not.toContain('super-secret-value');
-    expect(decryptValues(file, key, ['api']).get('api')!.toString()).toBe('super-secret-value');
-    expect(() => decryptValues(file, key, ['other'])).toThrow(/no value/);
+    expect(decryptValues(file, process.getuid?.(), key, ['api']).get('api')!.toString()).toBe('super-secret-value');
+    expect(() => decryptValues(file, process.getuid?.(), key, ['other'])).toThrow(/no value/);
     writeFileSync(file, 'not json', { mode: 0o600 });
-    expect(() => readVault(file)).toThrow(/damaged/);
+    expect(() => readVault(file, process.getuid?.())).toThrow(/damaged/);
   });
 });

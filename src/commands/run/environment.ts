@@ -58,7 +58,7 @@ export function prepareChildEnvironment(ctx: Context, run: RunningGateway, flags
  * dist/main.js or a chunk under dist/chunks/). It stays where the package
  * is installed: a Node process the child starts after `run` ended still finds it.
  */
-export function findNodePreload(): string | null {
+function findNodePreload(): string | null {
   for (const relative of ['./preload/env-proxy.cjs', '../preload/env-proxy.cjs']) {
     const file = fileURLToPath(new URL(relative, import.meta.url));
     if (existsSync(file)) return file;

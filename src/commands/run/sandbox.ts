@@ -58,7 +58,7 @@ export async function decideSandbox(ctx: Context, config: Config, flags: Sandbox
     paths: ctx.paths,
     env: ctx.env,
     ...(flags.passphraseFile !== undefined ? { passphraseFile: flags.passphraseFile } : {}),
-    uid: process.getuid?.() ?? -1,
+    uid: ctx.uid ?? -1,
     cwd,
     hide: [...(settings['run.sandbox-hide'] ?? []), ...(flags.sandboxHide ?? [])],
     readOnly: [...(settings['run.sandbox-ro'] ?? []), ...(flags.sandboxRo ?? [])],

@@ -196,7 +196,7 @@ function startProcess(
   });
 }
 
-export function startError(file: string, code: string | undefined, cause?: unknown, env: Record<string, string> = {}): AgentAuthError {
+function startError(file: string, code: string | undefined, cause?: unknown, env: Record<string, string> = {}): AgentAuthError {
   switch (code) {
     case 'ENOENT': {
       const suggestion = file.includes('/') ? null : suggestCommand(file, (command) => findExecutable(command, env['PATH'], process.cwd()).ok);

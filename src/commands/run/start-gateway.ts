@@ -101,7 +101,7 @@ export async function startRunGateway(ctx: Context, flags: GatewayFlags, command
   let secrets: RunSecret[] = [];
   if (secretNames.length > 0) {
     const { key } = await obtainVaultKey(config, keystore, { create: false });
-    const values = decryptValues(ctx.paths.vault, key, secretNames);
+    const values = decryptValues(ctx.paths.vault, ctx.paths.owner, key, secretNames);
     const placeholderKey = derivePlaceholderKey(key);
     secrets = secretNames.map((name) => {
       const record = config.secrets[name]!;

@@ -88,7 +88,7 @@ function jtiOf(event: ReplayEvent): string | null {
   return typeof event.data['jti'] === 'string' ? event.data['jti'] : null;
 }
 
-export function matchesFilters(event: ReplayEvent, filters: ReplayFilters): boolean {
+function matchesFilters(event: ReplayEvent, filters: ReplayFilters): boolean {
   if (filters.agent !== undefined && agentOf(event) !== filters.agent) return false;
   if (filters.kind !== undefined) {
     const kind = filters.kind;

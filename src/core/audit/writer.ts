@@ -36,7 +36,7 @@ export interface AppendOptions {
    * is absent or returns undefined the checkpoint is deferred to the next
    * append that can sign (the due condition stays true until then).
    */
-  signer?: () => Promise<LogSigner | undefined> | LogSigner | undefined;
+  signer?: (() => Promise<LogSigner | undefined> | LogSigner | undefined) | undefined;
   /** Who the events the writer adds itself (log.recover, log.init for a log that vanished, log.rewritten) are attributed to (default: the first event's actor). */
   recoverActor?: Record<string, unknown>;
   now?: () => Date;

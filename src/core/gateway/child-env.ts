@@ -22,9 +22,9 @@ export interface ChildEnvInput {
   nodePreload?: string;
 }
 
-export const NO_PROXY_VALUE = 'localhost,127.0.0.1,::1';
+const NO_PROXY_VALUE = 'localhost,127.0.0.1,::1';
 /** Removed from the child: the keystore passphrase and backend are agentauth's alone. */
-export const REMOVED_VARS = ['AGENTAUTH_PASSPHRASE', 'AGENTAUTH_PASSPHRASE_FILE', 'AGENTAUTH_BACKEND'];
+const REMOVED_VARS = ['AGENTAUTH_PASSPHRASE', 'AGENTAUTH_PASSPHRASE_FILE', 'AGENTAUTH_BACKEND'];
 /**
  * Also removed: a catch-all proxy would take the traffic of protocols we do
  * not set a proxy for around the gateway (decision: not listed in gateway.md).

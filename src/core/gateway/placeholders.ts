@@ -12,7 +12,7 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import type { SecretRecord } from '../config.js';
 
-export const PLACEHOLDER_PREFIX = 'aa-ph-';
+const PLACEHOLDER_PREFIX = 'aa-ph-';
 
 /** A key of its own for placeholders, so that the vault key itself is never used for two purposes. */
 export function derivePlaceholderKey(vaultKey: Buffer): Buffer {

@@ -3,7 +3,7 @@
 import { lstatSync } from 'node:fs';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { keystoreError } from '../errors.js';
-import { readPrivateFile, writePrivateFileAtomic } from '../fs-safe.js';
+import { readPrivateFile, writePrivateFileAtomic, type Owner } from '../fs-safe.js';
 import { withFileLock } from '../lock.js';
 import { findPassphraseWeakness, weakPassphraseError } from '../passphrase-rule.js';
 import type { Keystore, PassphraseSource } from './types.js';
@@ -28,6 +28,8 @@ interface KeystorePayload {
 
 export interface FileKeystoreOptions {
   file: string;
+  /** The user the file must belong to. */
+  owner: Owner;
   passphrase: PassphraseSource;
   iterations?: number;
 }
@@ -77,7 +79,7 @@ export function createFileKeystore(options: FileKeystoreOptions): FileKeystore {
   async function load(): Promise<Record<string, string>> {
     if (cache && fileIdentity(options.file) === cachedIdentity) return cache;
     cachedIdentity = fileIdentity(options.file);
-    const raw = readPrivateFile(options.file);
+    const raw = readPrivateFile(options.file, options.owner);
     if (raw === null) {
       cache = {};
       return cache;
@@ -106,7 +108,7 @@ export function createFileKeystore(options: FileKeystoreOptions): FileKeystore {
       if (weakness) throw weakPassphraseError('new passphrase', weakness);
       await withFileLock(options.file, async () => {
         cache = null;
-        if (readPrivateFile(options.file) === null) throw keystoreError('NO_KEYSTORE', `${options.file} does not exist`, { hint: 'run: agentauth init --backend file' });
+        if (readPrivateFile(options.file, options.owner) === null) throw keystoreError('NO_KEYSTORE', `${options.file} does not exist`, { hint: 'run: agentauth init --backend file' });
         const entries = await load();
         await save(entries, next);
         passphrase = next;

@@ -21,7 +21,7 @@ export interface OpenKeystoreOptions {
 export async function openKeystore(options: OpenKeystoreOptions): Promise<Keystore> {
   switch (options.backend) {
     case 'file':
-      return createFileKeystore({ file: options.paths.keystore, passphrase: options.passphrase });
+      return createFileKeystore({ file: options.paths.keystore, owner: options.paths.owner, passphrase: options.passphrase });
     case 'keychain': {
       const { createKeychainKeystore } = await import('./keychain.js');
       return createKeychainKeystore(options.installId, options.env);

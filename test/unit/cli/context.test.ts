@@ -12,6 +12,7 @@ function processContext(env: Record<string, string>, colour: { stdout: boolean; 
   return {
     argv: [],
     env,
+    uid: 1000,
     get stdin(): never {
       throw new Error('stdin is read only when a command asks for it');
     },
@@ -46,7 +47,7 @@ describe('context', () => {
     expect(resolveXdgDirs({ HOME: '/h', XDG_STATE_HOME: '/s', XDG_CONFIG_HOME: 'relative' })).toEqual({ config: '/h/.config', data: '/h/.local/share', state: '/s', cache: '/h/.cache' });
     const ctx = createContext(processContext({ HOME: '/h', XDG_DATA_HOME: '/d' }, { stdout: false, stderr: false }));
     expect(ctx.paths).toMatchObject({ config: '/h/.config/agentauth/config.json', keystore: '/d/agentauth/keystore.jwe', auditLog: '/h/.local/state/agentauth/audit.jsonl' });
-    expect(resolvePaths({ AGENTAUTH_HOME: '/a' }).vault).toBe('/a/vault.json');
-    expect(() => resolvePaths({})).toThrow(expect.objectContaining({ code: 'NO_HOME', kind: 'usage' }));
+    expect(resolvePaths({ AGENTAUTH_HOME: '/a' }, 1000).vault).toBe('/a/vault.json');
+    expect(() => resolvePaths({}, 1000)).toThrow(expect.objectContaining({ code: 'NO_HOME', kind: 'usage' }));
   });
 });

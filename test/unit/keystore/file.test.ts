@@ -23,32 +23,32 @@ function source(first: string, retries: string[] = [], prompt = true): Passphras
 
 describe('file keystore passphrases', () => {
   it('a new keystore needs a passphrase above the floor', async () => {
-    const keystore = createFileKeystore({ file: join(dir, 'weak.jwe'), passphrase: source('short'), iterations: 1000 });
+    const keystore = createFileKeystore({ owner: process.getuid?.(), file: join(dir, 'weak.jwe'), passphrase: source('short'), iterations: 1000 });
     await expect(keystore.setMany({ a: '1' })).rejects.toMatchObject({ code: 'WEAK_PASSPHRASE', kind: 'usage' });
   });
 
   it('a prompt gets three tries in all; a file or a variable one', async () => {
     const file = join(dir, 'ks.jwe');
-    await createFileKeystore({ file, passphrase: source(GOOD), iterations: 1000 }).setMany({ a: '1' });
+    await createFileKeystore({ owner: process.getuid?.(), file, passphrase: source(GOOD), iterations: 1000 }).setMany({ a: '1' });
     const third = source('wrong 1', ['wrong 2', GOOD]);
-    expect(await createFileKeystore({ file, passphrase: third }).get('a')).toBe('1');
+    expect(await createFileKeystore({ owner: process.getuid?.(), file, passphrase: third }).get('a')).toBe('1');
     expect(third.asked).toBe(2);
     const never = source('wrong 1', ['wrong 2', 'wrong 3', GOOD]);
-    await expect(createFileKeystore({ file, passphrase: never }).get('a')).rejects.toMatchObject({ code: 'WRONG_PASSPHRASE' });
+    await expect(createFileKeystore({ owner: process.getuid?.(), file, passphrase: never }).get('a')).rejects.toMatchObject({ code: 'WRONG_PASSPHRASE' });
     expect(never.asked).toBe(2);
     const fromFile = source('wrong', [GOOD], false);
-    await expect(createFileKeystore({ file, passphrase: fromFile }).get('a')).rejects.toMatchObject({ code: 'WRONG_PASSPHRASE' });
+    await expect(createFileKeystore({ owner: process.getuid?.(), file, passphrase: fromFile }).get('a')).rejects.toMatchObject({ code: 'WRONG_PASSPHRASE' });
   });
 
   it('changePassphrase re-encrypts: the old one stops working, the entries stay', async () => {
     const file = join(dir, 'rekey.jwe');
-    const keystore = createFileKeystore({ file, passphrase: source(GOOD), iterations: 1000 });
+    const keystore = createFileKeystore({ owner: process.getuid?.(), file, passphrase: source(GOOD), iterations: 1000 });
     await keystore.setMany({ a: '1', b: '2' });
     const before = readFileSync(file, 'utf8');
     await expect(keystore.changePassphrase('tiny')).rejects.toMatchObject({ code: 'WEAK_PASSPHRASE' });
     expect(readFileSync(file, 'utf8')).toBe(before);
     await keystore.changePassphrase('a brand new passphrase');
-    await expect(createFileKeystore({ file, passphrase: source(GOOD, [], false) }).get('a')).rejects.toMatchObject({ code: 'WRONG_PASSPHRASE' });
-    expect(await createFileKeystore({ file, passphrase: source('a brand new passphrase') }).listNames()).toEqual(['a', 'b']);
+    await expect(createFileKeystore({ owner: process.getuid?.(), file, passphrase: source(GOOD, [], false) }).get('a')).rejects.toMatchObject({ code: 'WRONG_PASSPHRASE' });
+    expect(await createFileKeystore({ owner: process.getuid?.(), file, passphrase: source('a brand new passphrase') }).listNames()).toEqual(['a', 'b']);
   });
 });

@@ -16,7 +16,7 @@ const env = {
 };
 
 function input(overrides: Partial<PlanInput> = {}): PlanInput {
-  return { platform: 'linux', paths: resolvePaths({ ...env, AGENTAUTH_HOME: '/home/u/aa' }), env, uid: 1000, cwd: '/home/u/project', hide: [], readOnly: [], ...overrides };
+  return { platform: 'linux', paths: resolvePaths({ ...env, AGENTAUTH_HOME: '/home/u/aa' }, 1000), env, uid: 1000, cwd: '/home/u/project', hide: [], readOnly: [], ...overrides };
 }
 
 describe('planSandbox', () => {

@@ -1,18 +1,14 @@
 // `agentauth secret|grant|run` (gateway.md). Each action lazy-imports its
 // module: the gateway's TLS and X.509 code loads only for `run`.
-import { Option, type Command } from './cli/commander.js';
-import type { CliKit } from './cli/kit.js';
-import { PRESETS } from './core/presets.js';
+import { Option, type Command } from './commander.js';
+import { collect, type CliKit } from './kit.js';
+import { PRESETS } from '../core/presets.js';
 
 function renderPresetHelp(): string {
   return PRESETS.map((preset) => {
     const places = preset.placements.map((placement) => ('header' in placement ? (placement.format ? `${placement.header}:${placement.format}` : placement.header) : `?${placement.query}=`)).join(', ');
     return `  ${preset.name.padEnd(12)}${preset.hosts.join(', ')}\n  ${''.padEnd(12)}${places}; ${preset.env.join(', ')}`;
   }).join('\n');
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 export function declareGatewayCommands(program: Command, kit: CliKit): void {
@@ -53,14 +49,14 @@ Examples:
   printf %s "$KEY" | agentauth secret add ollama --host http://localhost:11434 --header 'authorization:Bearer {}' --env OLLAMA_API_KEY
   agentauth secret add maps --host '*.maps.example.com' --query key --path /v1 --method GET --from-file key.txt`),
     ),
-  ).action(act(async (ctx, name, opts) => (await import('./commands/secret.js')).addSecretCommand(ctx, name as string, opts as never)));
+  ).action(act(async (ctx, name, opts) => (await import('../commands/secret.js')).addSecretCommand(ctx, name, opts)));
 
   withJson(secret.command('list').description('names, bindings and grants (never values)').option('--names', 'print only the names, one a line')).action(
-    act(async (ctx, opts) => (await import('./commands/secret.js')).listSecretsCommand(ctx, opts as never)),
+    act(async (ctx, opts) => (await import('../commands/secret.js')).listSecretsCommand(ctx, opts)),
   );
 
   withJson(secret.command('rm').argument('<name>').description('delete a secret, its value and every grant of it')).action(
-    act(async (ctx, name) => (await import('./commands/secret.js')).removeSecretCommand(ctx, name as string)),
+    act(async (ctx, name) => (await import('../commands/secret.js')).removeSecretCommand(ctx, name)),
   );
 
   withJson(
@@ -71,7 +67,7 @@ Examples:
         .description('replace the value (stdin, a hidden prompt or --from-file)')
         .option('--from-file <file>', 'read the new value from FILE'),
     ),
-  ).action(act(async (ctx, name, opts) => (await import('./commands/secret.js')).rotateSecretCommand(ctx, name as string, opts as never)));
+  ).action(act(async (ctx, name, opts) => (await import('../commands/secret.js')).rotateSecretCommand(ctx, name, opts)));
 
   withJson(
     program
@@ -82,7 +78,7 @@ Examples:
       .option('--method <method>', 'only these methods (repeatable; within the secret)', collect)
       .option('--path <prefix>', 'only under these path prefixes (repeatable; within the secret)', collect)
       .option('--revoke', 'remove the grant instead'),
-  ).action(act(async (ctx, agent, secretName, opts) => (await import('./commands/grant.js')).grantCommand(ctx, agent as string, secretName as string, opts as never)));
+  ).action(act(async (ctx, agent, secretName, opts) => (await import('../commands/grant.js')).grantCommand(ctx, agent, secretName, opts)));
 
   withKeystoreOptions(
     program
@@ -110,5 +106,5 @@ Default mode: agentauth config set run.sandbox required|auto|off (auto: sandbox 
 
 Exit status: the command's own; 125 agentauth failed before it started, 126 not executable, 127 not found.`,
       ),
-  ).action(act(async (ctx, command, opts) => (await import('./commands/run/index.js')).runCommand(ctx, command as string[], opts as never)));
+  ).action(act(async (ctx, command, opts) => (await import('../commands/run/index.js')).runCommand(ctx, command, opts)));
 }
