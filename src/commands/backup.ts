@@ -1,10 +1,10 @@
 // `agentauth backup --out FILE`: the whole install in one encrypted file.
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { newBackupId, sealBackup, type BackupPayload } from '../core/backup.js';
 import { usageError } from '../core/errors.js';
-import { isMissingFileError, writeFileAtomic } from '../core/fs-safe.js';
+import { existsNoFollow, isMissingFileError, writeFileAtomic } from '../core/fs-safe.js';
 import { readAllEntries } from '../core/keystore/index.js';
 import { findPassphraseWeakness, weakPassphraseError } from '../core/passphrase-rule.js';
 import { readVault } from '../core/vault.js';
@@ -37,7 +37,7 @@ export function createBackupPassphraseSource(ctx: Context, flags: BackupPassphra
 
 export async function backupCommand(ctx: Context, flags: BackupFlags): Promise<CommandResult> {
   const out = resolve(flags.out);
-  if (!flags.force && pathExists(out)) {
+  if (!flags.force && existsNoFollow(out)) {
     throw usageError('BACKUP_EXISTS', `${out} already exists`, { hint: 'choose another --out, or pass --force to replace it' });
   }
   const config = loadConfig(ctx);
@@ -57,7 +57,7 @@ export async function backupCommand(ctx: Context, flags: BackupFlags): Promise<C
     caCert: readOptionalText(ctx.paths.caCert),
   };
   const jwe = await sealBackup(payload, passphrase);
-  if (!flags.force && pathExists(out)) throw usageError('BACKUP_EXISTS', `${out} already exists`, { hint: 'choose another --out, or pass --force to replace it' });
+  if (!flags.force && existsNoFollow(out)) throw usageError('BACKUP_EXISTS', `${out} already exists`, { hint: 'choose another --out, or pass --force to replace it' });
   writeFileAtomic(out, `${jwe}\n`);
   const names = Object.keys(entries);
   const secrets = Object.keys(payload.vault?.values ?? {}).length;
@@ -81,16 +81,6 @@ export async function backupCommand(ctx: Context, flags: BackupFlags): Promise<C
         `  to keep one chain. Restore with: agentauth restore ${out} [--backend file|keychain]`,
       ].join('\n'),
   };
-}
-
-function pathExists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch (error) {
-    if (isMissingFileError(error)) return false;
-    throw error;
-  }
 }
 
 function readOptionalText(file: string): string | null {
