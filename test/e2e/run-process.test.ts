@@ -79,9 +79,10 @@ describe("run's own output", () => {
   }
 });
 
+// Forwarding into the sandbox is tested by sandbox-behaviour.test.ts; these run the child directly.
 describe('signals', () => {
-  it('SIGTERM sent to agentauth reaches the child', async () => {
-    const child = spawnRun(['--', 'sh', '-c', 'trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.05; done']);
+  it('SIGTERM sent to agentauth reaches the child (no sandbox)', async () => {
+    const child = spawnRun(['--no-sandbox', '--', 'sh', '-c', 'trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.05; done']);
     await new Promise<void>((resolve) => child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()));
     child.kill('SIGTERM');
     const result = await child;
@@ -89,9 +90,9 @@ describe('signals', () => {
     expect(result.exitCode).toBe(7);
   });
 
-  it('SIGHUP and SIGINT (stdin not a terminal) are forwarded too', async () => {
+  it('SIGHUP and SIGINT (stdin not a terminal) are forwarded too (no sandbox)', async () => {
     for (const [signal, name] of [['SIGHUP', 'HUP'], ['SIGINT', 'INT']] as const) {
-      const child = spawnRun(['--', 'sh', '-c', `trap "echo got-${name}; exit 8" ${name}; echo ready; while :; do sleep 0.05; done`]);
+      const child = spawnRun(['--no-sandbox', '--', 'sh', '-c', `trap "echo got-${name}; exit 8" ${name}; echo ready; while :; do sleep 0.05; done`]);
       await new Promise<void>((resolve) => child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()));
       child.kill(signal);
       const result = await child;
